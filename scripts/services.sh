@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Local test infrastructure without Docker or systemd: RabbitMQ (Debian package) and a private
+# PostgreSQL 15 cluster, both bound to 127.0.0.1. Every subcommand is idempotent.
+#
+#   scripts/services.sh install   install missing packages (needs root, apt)
+#   scripts/services.sh start     start RabbitMQ (5672) and PostgreSQL (55432); no-op if running
+#   scripts/services.sh stop      stop both
+#   scripts/services.sh status    print state; exit 0 only if both are up
+#   scripts/services.sh env       print the export lines the tests read
+#
+# Overridable: SAGAS_PG_DIR (default /var/lib/sagas/pg), SAGAS_PG_PORT (default 55432).
+set -euo pipefail
+
+PG_BIN="${SAGAS_PG_BIN:-/usr/lib/postgresql/15/bin}"
+PG_DIR="${SAGAS_PG_DIR:-/var/lib/sagas/pg}"
+PG_PORT="${SAGAS_PG_PORT:-55432}"
+PG_LOG="$(dirname "$PG_DIR")/pg.log"
+RABBIT_PORT=5672
+RABBIT_PID_FILE="/var/lib/rabbitmq/mnesia/rabbit@$(hostname -s).pid"
+
+# Any rabbitmqctl call may spawn epmd (port 4369); keep it on loopback too.
+export ERL_EPMD_ADDRESS=127.0.0.1
+
+log() { echo "[services] $*" >&2; }
+
+as_postgres() {
+    if [ "$(id -un)" = postgres ]; then
+        bash -c "$1"
+    else
+        su postgres -s /bin/bash -c "$1"
+    fi
+}
+
+apt_install() {
+    export DEBIAN_FRONTEND=noninteractive
+    # Fresh machines have empty package lists; refresh only when the package is unknown.
+    if ! apt-cache show "$@" >/dev/null 2>&1; then
+        log "apt-get update"
+        apt-get update -qq
+    fi
+    log "apt-get install $*"
+    apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+install() {
+    if ! command -v rabbitmq-server >/dev/null 2>&1 && [ ! -x /usr/sbin/rabbitmq-server ]; then
+        apt_install rabbitmq-server
+    else
+        log "rabbitmq-server already installed"
+    fi
+    if [ ! -x "$PG_BIN/initdb" ]; then
+        apt_install postgresql-15 postgresql-client-15
+    else
+        log "postgresql 15 already installed"
+    fi
+    if ! command -v psql >/dev/null 2>&1; then
+        apt_install postgresql-client-15
+    fi
+}
+
+rabbit_running() {
+    rabbitmqctl -q status >/dev/null 2>&1
+}
+
+pg_running() {
+    [ -f "$PG_DIR/PG_VERSION" ] && as_postgres "'$PG_BIN/pg_ctl' -D '$PG_DIR' status" >/dev/null 2>&1
+}
+
+start_rabbit() {
+    if rabbit_running; then
+        log "rabbitmq already running"
+        return
+    fi
+    # The broker writes a stale pid file on crash; rabbitmqctl wait would then watch a dead pid.
+    rm -f "$RABBIT_PID_FILE"
+    log "starting rabbitmq on 127.0.0.1:$RABBIT_PORT"
+    # Loopback only: AMQP listener and Erlang distribution (25672); epmd via ERL_EPMD_ADDRESS above.
+    RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT=$RABBIT_PORT \
+    RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}" \
+        rabbitmq-server -detached
+    # A bare await_startup straight after -detached fails: the node is not registered yet.
+    local i
+    for i in $(seq 1 30); do
+        [ -f "$RABBIT_PID_FILE" ] && break
+        sleep 1
+    done
+    rabbitmqctl wait --timeout 60 "$RABBIT_PID_FILE" >/dev/null
+    log "rabbitmq up"
+}
+
+start_pg() {
+    if [ ! -f "$PG_DIR/PG_VERSION" ]; then
+        log "initdb $PG_DIR"
+        mkdir -p "$PG_DIR"
+        chown -R postgres:postgres "$(dirname "$PG_DIR")"
+        chmod 700 "$PG_DIR"
+        as_postgres "'$PG_BIN/initdb' -D '$PG_DIR' -U postgres --auth=trust" >/dev/null
+    fi
+    if pg_running; then
+        log "postgresql already running"
+        return
+    fi
+    log "starting postgresql on 127.0.0.1:$PG_PORT"
+    as_postgres "'$PG_BIN/pg_ctl' -D '$PG_DIR' -l '$PG_LOG' -w -t 60 \
+        -o '-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=300 -c synchronous_commit=on' start" >/dev/null
+    log "postgresql up"
+}
+
+start() {
+    start_rabbit
+    start_pg
+}
+
+stop() {
+    if rabbit_running; then
+        log "stopping rabbitmq"
+        rabbitmqctl -q shutdown >/dev/null
+    else
+        log "rabbitmq not running"
+    fi
+    if pg_running; then
+        log "stopping postgresql"
+        as_postgres "'$PG_BIN/pg_ctl' -D '$PG_DIR' -m fast -w stop" >/dev/null
+    else
+        log "postgresql not running"
+    fi
+}
+
+status() {
+    local rc=0
+    if rabbit_running; then echo "rabbitmq: running (amqp://127.0.0.1:$RABBIT_PORT)"; else echo "rabbitmq: stopped"; rc=1; fi
+    if pg_running; then echo "postgresql: running (127.0.0.1:$PG_PORT, data $PG_DIR)"; else echo "postgresql: stopped"; rc=1; fi
+    return $rc
+}
+
+env_lines() {
+    echo "export SAGAS_TEST_RABBITMQ='amqp://guest:guest@127.0.0.1:$RABBIT_PORT/'"
+    echo "export SAGAS_TEST_POSTGRES='Host=127.0.0.1;Port=$PG_PORT;Username=postgres'"
+}
+
+case "${1:-}" in
+    install) install ;;
+    start) start ;;
+    stop) stop ;;
+    status) status ;;
+    env) env_lines ;;
+    *) echo "usage: $0 install|start|stop|status|env" >&2; exit 2 ;;
+esac

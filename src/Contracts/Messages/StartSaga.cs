@@ -1,0 +1,13 @@
+using System.Text.Json;
+
+namespace Sagas.Contracts;
+
+/// <summary>Starts a saga. <paramref name="SagaId"/> is the idempotency key: the same id twice runs one saga.</summary>
+/// <param name="Version">Pins a definition version; null takes the newest registered one.</param>
+public sealed record StartSaga(
+    Guid SagaId,
+    string Definition,
+    JsonElement Data,
+    int? Version = null,
+    string? BusinessKey = null,
+    string? Tenant = null);

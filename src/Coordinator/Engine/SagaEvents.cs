@@ -1,0 +1,21 @@
+using Sagas.Contracts;
+
+namespace Sagas.Coordinator.Engine;
+
+/// <summary>An input to the Engine. Participant replies are the contract messages themselves.</summary>
+public abstract record SagaEvent
+{
+    public static SagaEvent From(StepSucceeded m) => new Reply(m);
+
+    public static SagaEvent From(StepFailed m) => new Reply(m);
+
+    public static SagaEvent From(StepCompensated m) => new Reply(m);
+
+    public static SagaEvent From(CompensationFailed m) => new Reply(m);
+
+    /// <summary>A participant's reply.</summary>
+    public sealed record Reply(object Message) : SagaEvent;
+
+    /// <summary>The clock moved: fire whatever timers are due.</summary>
+    public sealed record Tick : SagaEvent;
+}

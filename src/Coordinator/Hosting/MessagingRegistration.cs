@@ -1,0 +1,47 @@
+using MassTransit;
+using Sagas.Contracts;
+using Sagas.Coordinator.Messaging;
+using Sagas.Participants.Transport;
+
+namespace Sagas.Coordinator.Hosting;
+
+public static class MessagingRegistration
+{
+    /// <summary>The coordinator's queue, the outbox dispatcher, the timer poller and, in embedded mode, the sample participants.</summary>
+    public static IHostApplicationBuilder AddSagasMessaging(this IHostApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var sagas = builder.Configuration.GetSection(SagasOptions.Section).Get<SagasOptions>() ?? new SagasOptions();
+        var transport = builder.Configuration.GetSection(TransportOptions.Section).Get<TransportOptions>() ?? new TransportOptions();
+        var hostSamples = sagas.HostSampleParticipants ?? sagas.Mode == SagasMode.Embedded;
+        if (hostSamples)
+        {
+            builder.AddEmbeddedSampleParticipants();
+        }
+
+        builder.Services.AddMassTransit(bus =>
+        {
+            bus.AddConsumer<CoordinatorConsumer>(c =>
+                {
+                    // Transient database trouble is retried in place; a reply for an unknown saga is not.
+                    c.UseMessageRetry(r =>
+                    {
+                        r.Exponential(8, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(200));
+                        r.Ignore<UnknownSagaException>();
+                    });
+                })
+                .Endpoint(e => e.Name = Endpoints.Coordinator);
+            if (hostSamples)
+            {
+                bus.AddEmbeddedSampleConsumers();
+            }
+
+            bus.UseSagasTransport(transport);
+        });
+
+        builder.Services.AddSingleton<OutboxDispatcher>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<OutboxDispatcher>());
+        builder.Services.AddHostedService<TimerPoller>();
+        return builder;
+    }
+}

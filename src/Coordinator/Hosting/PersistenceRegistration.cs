@@ -1,0 +1,46 @@
+using Microsoft.Extensions.Options;
+using Sagas.Coordinator.Definitions;
+using Sagas.Coordinator.Messaging;
+using Sagas.Coordinator.Persistence;
+
+namespace Sagas.Coordinator.Hosting;
+
+public static class PersistenceRegistration
+{
+    /// <summary>The store, the Engine's transactional shell and start-up (migrations, definitions).</summary>
+    public static IHostApplicationBuilder AddSagasPersistence(this IHostApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+        services.AddOptions<SagasOptions>().BindConfiguration(SagasOptions.Section);
+        services.AddOptions<DatabaseOptions>().BindConfiguration(DatabaseOptions.Section);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<DatabaseOptions>>().Value;
+            return new SagasDbFactory(options, ResolveConnectionString(builder, options));
+        });
+        services.AddSingleton<SagaLocks>();
+        services.AddSingleton<DefinitionRegistry>();
+        services.AddSingleton<SagaProcessor>();
+        services.AddSingleton<StartValidator>();
+
+        // Registered before MassTransit so the schema and definitions exist before the first message.
+        services.AddHostedService<StartupInitializer>();
+        return builder;
+    }
+
+    private static string ResolveConnectionString(IHostApplicationBuilder builder, DatabaseOptions options)
+    {
+        var configured = builder.Configuration.GetConnectionString(DatabaseOptions.ConnectionStringName);
+        if (!string.IsNullOrWhiteSpace(configured))
+        {
+            return configured;
+        }
+
+        return options.Provider == DatabaseProvider.Sqlite
+            ? $"Data Source={Path.Combine(builder.Environment.ContentRootPath, "sagas.db")}"
+            : throw new InvalidOperationException(
+                $"ConnectionStrings:{DatabaseOptions.ConnectionStringName} is required for the {options.Provider} provider");
+    }
+}

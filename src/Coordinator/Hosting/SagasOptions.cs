@@ -1,0 +1,34 @@
+namespace Sagas.Coordinator.Hosting;
+
+/// <summary>Top-level settings, bound from the <see cref="Section"/> section.</summary>
+public sealed class SagasOptions
+{
+    public const string Section = "Sagas";
+
+    /// <summary>Embedded: SQLite, in-memory transport, demo participants in-process. Distributed: real broker and database, participants elsewhere.</summary>
+    public SagasMode Mode { get; set; } = SagasMode.Embedded;
+
+    /// <summary>Folder of definition JSON files loaded at start-up (relative to the app's folder).</summary>
+    public string DefinitionsPath { get; set; } = "definitions";
+
+    /// <summary>Host the sample participants (inventory, payments, shipping) in this process. Defaults to true in embedded mode.</summary>
+    public bool? HostSampleParticipants { get; set; }
+
+    /// <summary>Largest accepted saga data, in bytes.</summary>
+    public int MaxDataBytes { get; set; } = 256 * 1024;
+
+    /// <summary>How often the timer poller looks for due timeouts and retries.</summary>
+    public TimeSpan TimerPollInterval { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Outbox rows older than this are swept and sent again (after a crash between commit and send).</summary>
+    public TimeSpan OutboxSweepAge { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Test hook: send every outgoing message twice with the same message id.</summary>
+    public bool DuplicateDelivery { get; set; }
+}
+
+public enum SagasMode
+{
+    Embedded,
+    Distributed,
+}

@@ -1,0 +1,79 @@
+using MassTransit;
+using Sagas.Contracts;
+using Sagas.Coordinator.Engine;
+using Sagas.Coordinator.Persistence;
+
+namespace Sagas.Coordinator.Messaging;
+
+/// <summary>The coordinator's queue: starts and participant replies, each fed to the Engine in one transaction.</summary>
+public sealed class CoordinatorConsumer(SagaProcessor processor, StartValidator validator, ILogger<CoordinatorConsumer> logger) :
+    IConsumer<StartSaga>,
+    IConsumer<StepSucceeded>,
+    IConsumer<StepFailed>,
+    IConsumer<StepCompensated>,
+    IConsumer<CompensationFailed>
+{
+    public async Task Consume(ConsumeContext<StartSaga> context)
+    {
+        var message = context.Message;
+        var (command, error) = validator.Validate(message);
+        if (command is not null)
+        {
+            var result = await processor.StartAsync(command, context.MessageId, context.CancellationToken);
+            error = result.Outcome is StartOutcome.UnknownDefinition or StartOutcome.Conflict ? result.Error : null;
+        }
+
+        if (error is not null)
+        {
+            // Nothing was started; the sender hears why and the rejection is on the record.
+            logger.LogWarning("Rejected start of saga {SagaId} ({Definition}): {Reason}", message.SagaId, message.Definition, error);
+            var rejected = new SagaStartRejected(message.SagaId, message.Definition ?? "", error, DateTimeOffset.UtcNow);
+            if (context.ResponseAddress is not null)
+            {
+                await context.RespondAsync(rejected);
+            }
+
+            await context.Publish(rejected);
+        }
+    }
+
+    public Task Consume(ConsumeContext<StepSucceeded> context) => Apply(context, context.Message.SagaId, SagaEvent.From(context.Message));
+
+    public Task Consume(ConsumeContext<StepFailed> context) => Apply(context, context.Message.SagaId, SagaEvent.From(context.Message));
+
+    public Task Consume(ConsumeContext<StepCompensated> context) => Apply(context, context.Message.SagaId, SagaEvent.From(context.Message));
+
+    public Task Consume(ConsumeContext<CompensationFailed> context) => Apply(context, context.Message.SagaId, SagaEvent.From(context.Message));
+
+    private async Task Apply(ConsumeContext context, Guid sagaId, SagaEvent evt)
+    {
+        var outcome = await processor.HandleAsync(sagaId, context.MessageId, evt, context.CancellationToken);
+        if (outcome == HandleOutcome.UnknownSaga)
+        {
+            throw new UnknownSagaException(sagaId);
+        }
+    }
+}
+
+/// <summary>A reply for a saga this coordinator never started: moved to the error queue with this reason.</summary>
+public sealed class UnknownSagaException : Exception
+{
+    public UnknownSagaException(Guid sagaId)
+        : base($"No saga with id {sagaId} exists")
+    {
+    }
+
+    public UnknownSagaException()
+    {
+    }
+
+    public UnknownSagaException(string message)
+        : base(message)
+    {
+    }
+
+    public UnknownSagaException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}

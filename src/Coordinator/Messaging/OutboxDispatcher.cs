@@ -1,0 +1,155 @@
+using System.Threading.Channels;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Sagas.Contracts;
+using Sagas.Coordinator.Hosting;
+using Sagas.Coordinator.Persistence;
+
+namespace Sagas.Coordinator.Messaging;
+
+/// <summary>
+/// Sends outbox rows after their transaction commits and deletes them once the broker confirmed.
+/// A sweeper re-sends rows left behind by a crash or an outage; receivers dedupe by message id,
+/// so a second send is harmless.
+/// </summary>
+public sealed class OutboxDispatcher(
+    IBus bus,
+    SagasDbFactory dbFactory,
+    IOptions<SagasOptions> options,
+    TimeProvider clock,
+    ILogger<OutboxDispatcher> logger) : BackgroundService
+{
+    private const int BatchSize = 200;
+    private readonly Channel<OutboxRecord> _ready = Channel.CreateUnbounded<OutboxRecord>(new UnboundedChannelOptions { SingleReader = true });
+
+    /// <summary>Hands committed rows over for immediate delivery.</summary>
+    public void Enqueue(IReadOnlyList<OutboxRecord> records)
+    {
+        foreach (var record in records)
+        {
+            _ready.Writer.TryWrite(record);
+        }
+    }
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(DeliverReadyAsync(stoppingToken), SweepAsync(stoppingToken));
+
+    private async Task DeliverReadyAsync(CancellationToken ct)
+    {
+        var batch = new List<OutboxRecord>(BatchSize);
+        try
+        {
+            while (await _ready.Reader.WaitToReadAsync(ct))
+            {
+                batch.Clear();
+                while (batch.Count < BatchSize && _ready.Reader.TryRead(out var record))
+                {
+                    batch.Add(record);
+                }
+
+                await SendAndDeleteAsync(batch, ct);
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Shutting down: rows not yet sent stay in the outbox for the sweeper of the next start.
+        }
+    }
+
+    private async Task SweepAsync(CancellationToken ct)
+    {
+        var interval = TimeSpan.FromTicks(Math.Max(options.Value.OutboxSweepAge.Ticks / 2, TimeSpan.FromMilliseconds(200).Ticks));
+        using var timer = new PeriodicTimer(interval, clock);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(ct))
+            {
+                try
+                {
+                    var cutoff = clock.GetUtcNow() - options.Value.OutboxSweepAge;
+                    List<OutboxRecord> stale;
+                    await using (var db = dbFactory.Create())
+                    {
+                        stale = await db.Outbox.AsNoTracking().Where(o => o.CreatedAt < cutoff)
+                            .OrderBy(o => o.Id).Take(BatchSize).ToListAsync(ct);
+                    }
+
+                    if (stale.Count > 0)
+                    {
+                        logger.LogInformation("Outbox sweeper re-sending {Count} message(s) older than {Age}", stale.Count, options.Value.OutboxSweepAge);
+                        await SendAndDeleteAsync(stale, ct);
+                    }
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // The database or broker is down: the rows are safe in the outbox, try on the next tick.
+                    logger.LogWarning(ex, "Outbox sweep failed; will try again");
+                }
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Shutting down.
+        }
+    }
+
+    private async Task SendAndDeleteAsync(List<OutboxRecord> batch, CancellationToken ct)
+    {
+        var sent = new List<long>(batch.Count);
+        foreach (var record in batch)
+        {
+            try
+            {
+                await SendAsync(record, ct);
+                if (options.Value.DuplicateDelivery)
+                {
+                    await SendAsync(record, ct);
+                }
+
+                sent.Add(record.Id);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                logger.LogWarning(ex, "Sending outbox message {MessageId} ({Type}) for saga {SagaId} failed; the sweeper will retry",
+                    record.MessageId, record.MessageType, record.SagaId);
+            }
+        }
+
+        if (sent.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await using var db = dbFactory.Create();
+            await db.Outbox.Where(o => sent.Contains(o.Id)).ExecuteDeleteAsync(ct);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Left in place they are sent again later; receivers dedupe.
+            logger.LogWarning(ex, "Deleting {Count} sent outbox rows failed; they will be re-sent", sent.Count);
+        }
+    }
+
+    private async Task SendAsync(OutboxRecord record, CancellationToken ct)
+    {
+        var message = MessageTypes.Deserialize(record.MessageType, record.Body);
+        var type = message.GetType();
+        void Stamp(SendContext context)
+        {
+            context.MessageId = record.MessageId;
+            context.Headers.Set(Endpoints.SagaIdHeader, record.SagaId.ToString());
+        }
+
+        if (record.Queue is null)
+        {
+            await bus.Publish(message, type, Stamp, ct);
+            return;
+        }
+
+        var endpoint = await bus.GetSendEndpoint(new Uri($"queue:{record.Queue}"));
+        await endpoint.Send(message, type, Stamp, ct);
+    }
+}

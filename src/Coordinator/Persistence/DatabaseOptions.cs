@@ -1,0 +1,29 @@
+namespace Sagas.Coordinator.Persistence;
+
+/// <summary>Which database stores the sagas. Bound from <see cref="Section"/>; the connection string is <c>ConnectionStrings:Sagas</c>.</summary>
+public sealed class DatabaseOptions
+{
+    public const string Section = "Sagas:Database";
+    public const string ConnectionStringName = "Sagas";
+
+    public DatabaseProvider Provider { get; set; } = DatabaseProvider.Sqlite;
+
+    /// <summary>Apply migrations at start-up. On by default; turn off in production and run <c>Sagas.Coordinator migrate</c> instead.</summary>
+    public bool MigrateOnStart { get; set; } = true;
+
+    /// <summary>Optimistic (version check and retry) or Pessimistic (row lock) concurrency between coordinator instances.</summary>
+    public ConcurrencyMode Concurrency { get; set; } = ConcurrencyMode.Optimistic;
+}
+
+public enum DatabaseProvider
+{
+    Sqlite,
+    Postgres,
+    SqlServer,
+}
+
+public enum ConcurrencyMode
+{
+    Optimistic,
+    Pessimistic,
+}

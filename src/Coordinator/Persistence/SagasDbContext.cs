@@ -1,0 +1,91 @@
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.ChangeTracking;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+using Sagas.Coordinator.Engine;
+
+namespace Sagas.Coordinator.Persistence;
+
+/// <summary>
+/// The coordinator's store: sagas, history, inbox, outbox and definitions. One subclass per provider
+/// carries that provider's migrations.
+/// </summary>
+public abstract class SagasDbContext(DbContextOptions options) : DbContext(options)
+{
+    private static readonly JsonSerializerOptions StepJson = new(JsonSerializerDefaults.Web);
+
+    public DbSet<SagaInstance> Sagas => Set<SagaInstance>();
+
+    public DbSet<HistoryRecord> History => Set<HistoryRecord>();
+
+    public DbSet<InboxRecord> Inbox => Set<InboxRecord>();
+
+    public DbSet<OutboxRecord> Outbox => Set<OutboxRecord>();
+
+    public DbSet<DefinitionRecord> Definitions => Set<DefinitionRecord>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        ArgumentNullException.ThrowIfNull(modelBuilder);
+        modelBuilder.Entity<SagaInstance>(e =>
+        {
+            e.ToTable("sagas");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Definition).HasMaxLength(100).IsRequired();
+            e.Property(x => x.State).HasConversion<string>().HasMaxLength(20);
+            e.Property(x => x.Data).IsRequired();
+            e.Property(x => x.BusinessKey).HasMaxLength(200);
+            e.Property(x => x.Tenant).HasMaxLength(100);
+            e.Property(x => x.Reason).HasMaxLength(2000);
+            e.Property(x => x.ConcurrencyVersion).IsConcurrencyToken();
+            e.Property(x => x.Steps)
+                .HasConversion(new ValueConverter<List<StepState>, string>(
+                    v => JsonSerializer.Serialize(v, StepJson),
+                    v => JsonSerializer.Deserialize<List<StepState>>(v, StepJson) ?? new List<StepState>()))
+                .Metadata.SetValueComparer(new ValueComparer<List<StepState>>(
+                    (a, b) => JsonSerializer.Serialize(a, StepJson) == JsonSerializer.Serialize(b, StepJson),
+                    v => JsonSerializer.Serialize(v, StepJson).GetHashCode(StringComparison.Ordinal),
+                    v => v.ConvertAll(s => s.Clone())));
+            e.HasIndex(x => x.NextWakeAt);
+            e.HasIndex(x => new { x.State, x.UpdatedAt });
+            e.HasIndex(x => new { x.Definition, x.CreatedAt });
+            e.HasIndex(x => x.BusinessKey);
+        });
+
+        modelBuilder.Entity<HistoryRecord>(e =>
+        {
+            e.ToTable("saga_history");
+            e.HasKey(x => x.Id);
+            e.HasIndex(x => new { x.SagaId, x.Sequence }).IsUnique();
+            e.Property(x => x.Type).HasMaxLength(50).IsRequired();
+            e.Property(x => x.Step).HasMaxLength(100);
+            e.Property(x => x.Detail).HasMaxLength(4000);
+            e.Property(x => x.Actor).HasMaxLength(200).IsRequired();
+        });
+
+        modelBuilder.Entity<InboxRecord>(e =>
+        {
+            e.ToTable("inbox");
+            e.HasKey(x => x.MessageId);
+            e.HasIndex(x => x.ReceivedAt);
+        });
+
+        modelBuilder.Entity<OutboxRecord>(e =>
+        {
+            e.ToTable("outbox");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Queue).HasMaxLength(200);
+            e.Property(x => x.MessageType).HasMaxLength(100).IsRequired();
+            e.Property(x => x.Body).IsRequired();
+            e.HasIndex(x => x.CreatedAt);
+        });
+
+        modelBuilder.Entity<DefinitionRecord>(e =>
+        {
+            e.ToTable("definitions");
+            e.HasKey(x => new { x.Name, x.Version });
+            e.Property(x => x.Name).HasMaxLength(100);
+            e.Property(x => x.Json).IsRequired();
+        });
+    }
+}

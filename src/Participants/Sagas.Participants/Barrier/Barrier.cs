@@ -1,0 +1,157 @@
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Sagas.Contracts;
+
+namespace Sagas.Participants;
+
+/// <summary>
+/// One try of the barrier protocol in one local transaction. The barrier row is inserted before the handler
+/// runs so that a concurrent duplicate blocks on (PostgreSQL) or queues behind (SQLite) the key, then fails
+/// with a unique violation and replies from the committed row on its next try.
+/// </summary>
+internal static class Barrier<TDb>
+    where TDb : ParticipantDbContext
+{
+    private const string EffectSavepoint = "sagas_step_effect";
+
+    public static async Task<object> ExecuteOnceAsync(AsyncServiceScope scope, Type handlerType, ExecuteStep message, string participant, CancellationToken ct)
+    {
+        await using var _ = scope;
+        var db = scope.ServiceProvider.GetRequiredService<TDb>();
+        using var gate = await SqliteWriteGate.EnterAsync(db, ct);
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+
+        var existing = await FindAsync(db, message.SagaId, message.Step, BarrierOps.Action, ct);
+        if (existing is not null)
+        {
+            return ReplyFrom(existing, message);
+        }
+
+        var row = NewRow(message.SagaId, message.Step, BarrierOps.Action, BarrierOutcomes.Pending);
+        db.Barrier.Add(row);
+        await ClaimAsync(db, ct);
+        await tx.CreateSavepointAsync(EffectSavepoint, ct);
+
+        var handler = (IStepHandler)scope.ServiceProvider.GetRequiredService(handlerType);
+        var context = new StepContext(participant, message.SagaId, message.Definition, message.Version, message.Step, message.Attempt, message.Data, db, scope.ServiceProvider);
+        var result = await handler.ExecuteAsync(context, ct);
+        switch (result.Outcome)
+        {
+            case StepOutcome.Succeeded:
+                row.Outcome = BarrierOutcomes.Succeeded;
+                row.Output = result.Output is { } output ? output.GetRawText() : null;
+                await db.SaveChangesAsync(ct);
+                await tx.CommitAsync(ct);
+                return ReplyFrom(row, message);
+
+            case StepOutcome.BusinessFailure:
+                // Keep the verdict, drop whatever the handler wrote before deciding to fail.
+                await tx.RollbackToSavepointAsync(EffectSavepoint, ct);
+                db.ChangeTracker.Clear();
+                row.Outcome = BarrierOutcomes.Failed;
+                row.Reason = result.Reason;
+                db.Barrier.Update(row);
+                await db.SaveChangesAsync(ct);
+                await tx.CommitAsync(ct);
+                return ReplyFrom(row, message);
+
+            default:
+                await tx.RollbackAsync(ct);
+                return new StepFailed(message.SagaId, message.Step, message.Attempt, true, result.Reason!, result.RetryAfter);
+        }
+    }
+
+    public static async Task<object> CompensateOnceAsync(AsyncServiceScope scope, Type handlerType, CompensateStep message, string participant, CancellationToken ct)
+    {
+        await using var _ = scope;
+        var db = scope.ServiceProvider.GetRequiredService<TDb>();
+        using var gate = await SqliteWriteGate.EnterAsync(db, ct);
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        var compensated = new StepCompensated(message.SagaId, message.Step, message.Attempt);
+
+        if (await FindAsync(db, message.SagaId, message.Step, BarrierOps.Compensation, ct) is not null)
+        {
+            return compensated;
+        }
+
+        var action = await FindAsync(db, message.SagaId, message.Step, BarrierOps.Action, ct);
+        if (action is null)
+        {
+            // Null compensation: record the refusal first so that a late action finds it and stays out.
+            var refused = NewRow(message.SagaId, message.Step, BarrierOps.Action, BarrierOutcomes.Refused);
+            refused.Reason = StepDispatcher<TDb>.RefusedReason;
+            db.Barrier.Add(refused);
+            db.Barrier.Add(NewRow(message.SagaId, message.Step, BarrierOps.Compensation, BarrierOutcomes.NothingToUndo));
+            await ClaimAsync(db, ct);
+            await tx.CommitAsync(ct);
+            return compensated;
+        }
+
+        if (action.Outcome != BarrierOutcomes.Succeeded)
+        {
+            db.Barrier.Add(NewRow(message.SagaId, message.Step, BarrierOps.Compensation, BarrierOutcomes.NothingToUndo));
+            await ClaimAsync(db, ct);
+            await tx.CommitAsync(ct);
+            return compensated;
+        }
+
+        var row = NewRow(message.SagaId, message.Step, BarrierOps.Compensation, BarrierOutcomes.Pending);
+        db.Barrier.Add(row);
+        await ClaimAsync(db, ct);
+
+        var handler = (IStepHandler)scope.ServiceProvider.GetRequiredService(handlerType);
+        var context = new StepContext(participant, message.SagaId, message.Definition, message.Version, message.Step, message.Attempt, message.Data, db, scope.ServiceProvider);
+        var result = await handler.CompensateAsync(context, ct);
+        if (!result.IsCompensated)
+        {
+            await tx.RollbackAsync(ct);
+            return new CompensationFailed(message.SagaId, message.Step, message.Attempt, result.Retryable, result.Reason!);
+        }
+
+        row.Outcome = BarrierOutcomes.Compensated;
+        await db.SaveChangesAsync(ct);
+        await tx.CommitAsync(ct);
+        return compensated;
+    }
+
+    private static object ReplyFrom(BarrierRow row, ExecuteStep message) => row.Outcome switch
+    {
+        BarrierOutcomes.Succeeded => new StepSucceeded(message.SagaId, message.Step, message.Attempt, ParseOutput(row.Output)),
+        BarrierOutcomes.Failed => new StepFailed(message.SagaId, message.Step, message.Attempt, false, row.Reason ?? "failed"),
+        BarrierOutcomes.Refused => new StepFailed(message.SagaId, message.Step, message.Attempt, false, StepDispatcher<TDb>.RefusedReason),
+
+        // A pending row is never committed; seeing one means a torn read, so take a fresh look.
+        _ => throw new BarrierConflictException($"Barrier row for saga {message.SagaId} step {message.Step} has outcome '{row.Outcome}'."),
+    };
+
+    private static JsonElement? ParseOutput(string? output)
+    {
+        if (output is null)
+        {
+            return null;
+        }
+
+        using var document = JsonDocument.Parse(output);
+        return document.RootElement.Clone();
+    }
+
+    private static Task<BarrierRow?> FindAsync(TDb db, Guid sagaId, string step, string op, CancellationToken ct) =>
+        db.Barrier.AsNoTracking().FirstOrDefaultAsync(b => b.SagaId == sagaId && b.Step == step && b.Op == op, ct);
+
+    private static BarrierRow NewRow(Guid sagaId, string step, string op, string outcome) =>
+        new() { SagaId = sagaId, Step = step, Op = op, Outcome = outcome, CreatedAt = DateTimeOffset.UtcNow };
+
+    private static async Task ClaimAsync(TDb db, CancellationToken ct)
+    {
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException ex) when (DbErrors.IsUniqueViolation(ex))
+        {
+            // The disposing transaction rolls back; the retry pipeline re-reads the winner's row.
+            throw new BarrierConflictException("A concurrent delivery claimed the same barrier key.", ex);
+        }
+    }
+}

@@ -1,0 +1,21 @@
+namespace Sagas.Participants;
+
+/// <summary>In-process retries of one handler call for transient database errors; each try is a fresh transaction.</summary>
+public sealed class ParticipantRetryOptions
+{
+    public int MaxRetryAttempts { get; set; } = 5;
+
+    public TimeSpan Delay { get; set; } = TimeSpan.FromMilliseconds(20);
+
+    public TimeSpan MaxDelay { get; set; } = TimeSpan.FromSeconds(2);
+}
+
+/// <summary>Where and how replies go. Bound to DI as options; the same for every participant of a process.</summary>
+public sealed class ParticipantReplyOptions
+{
+    /// <summary>The coordinator's queue.</summary>
+    public Uri ReplyAddress { get; set; } = new("queue:" + Contracts.Endpoints.Coordinator);
+
+    /// <summary>Test hook: send every reply twice with the same MessageId, to prove the coordinator's inbox.</summary>
+    public bool SendEveryReplyTwice { get; set; }
+}

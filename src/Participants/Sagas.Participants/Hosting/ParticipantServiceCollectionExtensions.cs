@@ -1,0 +1,74 @@
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Sagas.Participants;
+
+public static class ParticipantServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers a participant: its DbContext (with the barrier table), handlers, dispatcher and schema
+    /// initializer. Call before <c>AddMassTransit</c>, whose configurator then calls <see cref="AddSagaParticipants"/>.
+    /// </summary>
+    /// <example><code>
+    /// services.AddSagaParticipant&lt;InventoryDb&gt;("inventory", (sp, db) =&gt; db.UseSagasSqlite("inventory.db"), p =&gt; p.AddHandler&lt;ReserveStockHandler&gt;());
+    /// services.AddMassTransit(x =&gt; { x.AddSagaParticipants(); x.UseSagasTransport(options); });
+    /// </code></example>
+    public static IServiceCollection AddSagaParticipant<TDb>(
+        this IServiceCollection services,
+        string name,
+        Action<IServiceProvider, DbContextOptionsBuilder> configureDb,
+        Action<ParticipantBuilder<TDb>> configure)
+        where TDb : ParticipantDbContext
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentNullException.ThrowIfNull(configureDb);
+        ArgumentNullException.ThrowIfNull(configure);
+        if (services.Any(d => d.ImplementationInstance is ParticipantDescriptor p && (p.DbContextType == typeof(TDb) || p.Name == name)))
+        {
+            throw new InvalidOperationException($"Participant '{name}' ({typeof(TDb).Name}) is registered twice; each participant needs its own name and DbContext type.");
+        }
+
+        services.AddDbContext<TDb>(configureDb);
+        services.TryAddSingleton<IParticipantFaults, NoParticipantFaults>();
+        services.AddOptions<ParticipantReplyOptions>();
+
+        var builder = new ParticipantBuilder<TDb>(services, name);
+        configure(builder);
+        services.AddSingleton(builder.Build);
+        services.AddSingleton<StepDispatcher<TDb>>();
+        services.AddHostedService<ParticipantInitializer<TDb>>();
+        services.AddSingleton(new ParticipantDescriptor(name, typeof(TDb), bus => bus.AddSagaParticipantConsumer<TDb>(name)));
+        return services;
+    }
+
+    /// <summary>Adds a receive endpoint per participant registered so far, named after the participant.</summary>
+    public static IBusRegistrationConfigurator AddSagaParticipants(this IBusRegistrationConfigurator bus)
+    {
+        ArgumentNullException.ThrowIfNull(bus);
+        var participants = bus.Select(d => d.ImplementationInstance).OfType<ParticipantDescriptor>().ToList();
+        foreach (var participant in participants)
+        {
+            participant.AddConsumers(bus);
+        }
+
+        return bus;
+    }
+
+    /// <summary>Adds one participant's consumer on the queue <paramref name="name"/>.</summary>
+    public static IBusRegistrationConfigurator AddSagaParticipantConsumer<TDb>(this IBusRegistrationConfigurator bus, string name)
+        where TDb : ParticipantDbContext
+    {
+        ArgumentNullException.ThrowIfNull(bus);
+        bus.AddConsumer<StepConsumer<TDb>>().Endpoint(e =>
+        {
+            e.Name = name;
+
+            // Commands are sent to queue:<participant>; binding exchanges for them would only duplicate deliveries.
+            e.ConfigureConsumeTopology = false;
+        });
+        return bus;
+    }
+}

@@ -1,0 +1,57 @@
+using Microsoft.EntityFrameworkCore;
+using Sagas.Participants;
+
+namespace Sagas.Samples.Payments;
+
+/// <summary><c>charge</c> debits the customer's balance; <c>refund</c> credits it back.</summary>
+public sealed class ChargeHandler : StepHandler<PaymentsDb>
+{
+    public override string Action => "charge";
+
+    public override string? Compensation => "refund";
+
+    protected override async Task<StepResult> ExecuteAsync(StepContext context, PaymentsDb db, CancellationToken cancellationToken)
+    {
+        if (!OrderData.TryRead(context.Data, out var order, out var error))
+        {
+            return StepResult.BusinessFailure(error);
+        }
+
+        var amount = order.AmountCents;
+        if (amount <= 0)
+        {
+            return StepResult.BusinessFailure($"payment declined: invalid amount {order.Amount}");
+        }
+
+        var debited = await db.Accounts
+            .Where(a => a.CustomerId == order.CustomerId && a.BalanceCents >= amount)
+            .ExecuteUpdateAsync(s => s.SetProperty(x => x.BalanceCents, x => x.BalanceCents - amount), cancellationToken);
+        if (debited == 0)
+        {
+            var balance = await db.Accounts.Where(a => a.CustomerId == order.CustomerId).Select(a => (long?)a.BalanceCents).FirstOrDefaultAsync(cancellationToken);
+            return StepResult.BusinessFailure(balance is null
+                ? $"payment declined: customer {order.CustomerId} is unknown"
+                : $"payment declined: customer {order.CustomerId} has balance {OrderData.Money(balance.Value)}, charge is {OrderData.Money(amount)}");
+        }
+
+        db.Charges.Add(new Charge { SagaId = context.SagaId, Step = context.Step, OrderId = order.OrderId, CustomerId = order.CustomerId, AmountCents = amount });
+        await db.SaveChangesAsync(cancellationToken);
+        return StepResult.SucceededWith(new { customerId = order.CustomerId, charged = order.Amount });
+    }
+
+    protected override async Task<CompensationResult> CompensateAsync(StepContext context, PaymentsDb db, CancellationToken cancellationToken)
+    {
+        var charge = await db.Charges.FirstOrDefaultAsync(c => c.SagaId == context.SagaId && c.Step == context.Step, cancellationToken);
+        if (charge is null || charge.Refunded)
+        {
+            return CompensationResult.Compensated;
+        }
+
+        await db.Accounts
+            .Where(a => a.CustomerId == charge.CustomerId)
+            .ExecuteUpdateAsync(s => s.SetProperty(x => x.BalanceCents, x => x.BalanceCents + charge.AmountCents), cancellationToken);
+        charge.Refunded = true;
+        await db.SaveChangesAsync(cancellationToken);
+        return CompensationResult.Compensated;
+    }
+}

@@ -1,0 +1,108 @@
+using System.Collections.Concurrent;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Sagas.Participants.Tests;
+
+/// <summary>A participant whose handlers misbehave on purpose, to prove what the barrier rolls back.</summary>
+public sealed class ProbeDb(DbContextOptions<ProbeDb> options) : ParticipantDbContext(options)
+{
+    public DbSet<ProbeNote> Notes => Set<ProbeNote>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        base.OnModelCreating(modelBuilder);
+        modelBuilder.Entity<ProbeNote>(b =>
+        {
+            b.ToTable("probe_notes");
+            b.HasKey(x => x.Id);
+            b.Property(x => x.Id).ValueGeneratedNever();
+        });
+    }
+
+    public static async Task<int> CountAsync(IServiceProvider services, Guid sagaId)
+    {
+        await using var scope = services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ProbeDb>();
+        return await db.Notes.CountAsync(n => n.SagaId == sagaId);
+    }
+}
+
+public sealed class ProbeNote
+{
+    public Guid Id { get; set; }
+
+    public Guid SagaId { get; set; }
+
+    public string Text { get; set; } = "";
+}
+
+/// <summary>Writes, then declares a business failure: the write must not survive.</summary>
+public sealed class WriteThenFailHandler : StepHandler<ProbeDb>
+{
+    public override string Action => "write-then-fail";
+
+    public override string? Compensation => null;
+
+    protected override async Task<StepResult> ExecuteAsync(StepContext context, ProbeDb db, CancellationToken cancellationToken)
+    {
+        db.Notes.Add(new ProbeNote { Id = Guid.NewGuid(), SagaId = context.SagaId, Text = "should be rolled back" });
+        await db.SaveChangesAsync(cancellationToken);
+        return StepResult.BusinessFailure("probe declined after writing");
+    }
+
+    protected override Task<CompensationResult> CompensateAsync(StepContext context, ProbeDb db, CancellationToken cancellationToken) =>
+        Task.FromResult(CompensationResult.Compensated);
+}
+
+/// <summary>Writes, then throws a transient error on the first two tries of each saga; the third try commits.</summary>
+public sealed class FlakyHandler(FlakyCounter counter) : StepHandler<ProbeDb>
+{
+    public override string Action => "flaky";
+
+    public override string? Compensation => "unflaky";
+
+    protected override async Task<StepResult> ExecuteAsync(StepContext context, ProbeDb db, CancellationToken cancellationToken)
+    {
+        db.Notes.Add(new ProbeNote { Id = Guid.NewGuid(), SagaId = context.SagaId, Text = "flaky" });
+        await db.SaveChangesAsync(cancellationToken);
+        if (counter.Next(context.SagaId) <= counter.FailuresPerSaga)
+        {
+            throw new TimeoutException("simulated lock timeout");
+        }
+
+        return StepResult.Succeeded();
+    }
+
+    protected override Task<CompensationResult> CompensateAsync(StepContext context, ProbeDb db, CancellationToken cancellationToken) =>
+        Task.FromResult(CompensationResult.Failed("probe cannot undo", retryable: false));
+}
+
+public sealed class FlakyCounter
+{
+    private readonly ConcurrentDictionary<Guid, int> _calls = new();
+
+    public int FailuresPerSaga { get; set; } = 2;
+
+    public int Next(Guid sagaId) => _calls.AddOrUpdate(sagaId, 1, (_, n) => n + 1);
+
+    public int Calls(Guid sagaId) => _calls.GetValueOrDefault(sagaId);
+}
+
+/// <summary>Asks to be retried on attempt 1 after writing; succeeds from attempt 2.</summary>
+public sealed class RetryLaterHandler : StepHandler<ProbeDb>
+{
+    public override string Action => "retry-later";
+
+    public override string? Compensation => null;
+
+    protected override async Task<StepResult> ExecuteAsync(StepContext context, ProbeDb db, CancellationToken cancellationToken)
+    {
+        db.Notes.Add(new ProbeNote { Id = Guid.NewGuid(), SagaId = context.SagaId, Text = $"attempt {context.Attempt}" });
+        await db.SaveChangesAsync(cancellationToken);
+        return context.Attempt == 1 ? StepResult.RetryableFailure("busy", TimeSpan.FromSeconds(5)) : StepResult.Succeeded();
+    }
+
+    protected override Task<CompensationResult> CompensateAsync(StepContext context, ProbeDb db, CancellationToken cancellationToken) =>
+        Task.FromResult(CompensationResult.Compensated);
+}

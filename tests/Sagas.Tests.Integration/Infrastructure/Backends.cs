@@ -1,0 +1,59 @@
+using Npgsql;
+using Sagas.Samples;
+
+namespace Sagas.Tests.Integration.Infrastructure;
+
+/// <summary>Embedded mode: SQLite files and the in-memory transport.</summary>
+public sealed class EmbeddedBackend : SagaBackend
+{
+    public override string Name => "SQLite + in-memory transport";
+
+    protected override Task<Dictionary<string, string?>> SettingsAsync()
+    {
+        var data = Path.Combine(WorkDirectory, "data");
+        Directory.CreateDirectory(data);
+        return Task.FromResult(new Dictionary<string, string?>
+        {
+            ["Sagas:Mode"] = "Embedded",
+            ["Sagas:Database:Provider"] = "Sqlite",
+            ["ConnectionStrings:Sagas"] = $"Data Source={Path.Combine(data, "sagas.db")}",
+            ["Sagas:Transport:Kind"] = "InMemory",
+            ["Samples:Provider"] = "Sqlite",
+            ["Samples:Inventory"] = Path.Combine(data, "inventory.db"),
+            ["Samples:Payments"] = Path.Combine(data, "payments.db"),
+            ["Samples:Shipping"] = Path.Combine(data, "shipping.db"),
+        });
+    }
+}
+
+/// <summary>Distributed infrastructure: PostgreSQL and RabbitMQ, each fixture on its own vhost and databases.</summary>
+public sealed class DistributedBackend : SagaBackend
+{
+    public override string Name => "PostgreSQL + RabbitMQ";
+
+    public Uri? BrokerUri { get; private set; }
+
+    public string? CoordinatorConnectionString { get; private set; }
+
+    protected override async Task<Dictionary<string, string?>> SettingsAsync()
+    {
+        var (rabbit, postgres) = await TestServices.GetAsync();
+        var unique = "it_" + Guid.NewGuid().ToString("N")[..8];
+        BrokerUri = await TestServices.CreateVhostAsync(rabbit, "sagas-" + unique);
+        CoordinatorConnectionString = new NpgsqlConnectionStringBuilder(postgres) { Database = $"sagas_{unique}" }.ConnectionString;
+        var samples = SamplesOptions.ForPostgres(postgres, $"sagas_{unique}_");
+        return new Dictionary<string, string?>
+        {
+            ["Sagas:Mode"] = "Distributed",
+            ["Sagas:HostSampleParticipants"] = "true",
+            ["Sagas:Database:Provider"] = "Postgres",
+            ["ConnectionStrings:Sagas"] = CoordinatorConnectionString,
+            ["Sagas:Transport:Kind"] = "RabbitMq",
+            ["Sagas:Transport:RabbitMqUri"] = BrokerUri.ToString(),
+            ["Samples:Provider"] = "Postgres",
+            ["Samples:Inventory"] = samples.Inventory,
+            ["Samples:Payments"] = samples.Payments,
+            ["Samples:Shipping"] = samples.Shipping,
+        };
+    }
+}

@@ -1,0 +1,92 @@
+using System.Diagnostics;
+using Testcontainers.PostgreSql;
+using Testcontainers.RabbitMq;
+
+namespace Sagas.Tests.Integration.Infrastructure;
+
+/// <summary>
+/// Real RabbitMQ and PostgreSQL: the local servers when SAGAS_TEST_RABBITMQ and SAGAS_TEST_POSTGRES are set
+/// (./scripts/test.sh sets them), Testcontainers otherwise. Each fixture gets its own vhost and databases.
+/// </summary>
+public static class TestServices
+{
+    public const string RabbitMqVariable = "SAGAS_TEST_RABBITMQ";
+    public const string PostgresVariable = "SAGAS_TEST_POSTGRES";
+
+    private static readonly SemaphoreSlim Gate = new(1, 1);
+    private static RabbitMqContainer? _rabbit;
+    private static PostgreSqlContainer? _postgres;
+    private static (Uri Rabbit, string Postgres)? _resolved;
+
+    public static async Task<(Uri Rabbit, string Postgres)> GetAsync()
+    {
+        await Gate.WaitAsync();
+        try
+        {
+            if (_resolved is { } known)
+            {
+                return known;
+            }
+
+            var rabbit = Environment.GetEnvironmentVariable(RabbitMqVariable);
+            var postgres = Environment.GetEnvironmentVariable(PostgresVariable);
+            if (string.IsNullOrWhiteSpace(rabbit))
+            {
+                _rabbit = new RabbitMqBuilder("rabbitmq:3.13-management").Build();
+                await _rabbit.StartAsync();
+                rabbit = _rabbit.GetConnectionString();
+            }
+
+            if (string.IsNullOrWhiteSpace(postgres))
+            {
+                _postgres = new PostgreSqlBuilder("postgres:16").Build();
+                await _postgres.StartAsync();
+                postgres = _postgres.GetConnectionString();
+            }
+
+            _resolved = (new Uri(rabbit), postgres);
+            return _resolved.Value;
+        }
+        finally
+        {
+            Gate.Release();
+        }
+    }
+
+    /// <summary>A fresh vhost, so queues of one fixture never see another's messages.</summary>
+    public static async Task<Uri> CreateVhostAsync(Uri broker, string vhost)
+    {
+        string[] add = ["add_vhost", vhost];
+        string[] grant = ["set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"];
+        if (_rabbit is not null)
+        {
+            await _rabbit.ExecAsync(["rabbitmqctl", .. add]);
+            await _rabbit.ExecAsync(["rabbitmqctl", .. grant]);
+        }
+        else
+        {
+            await RunAsync("rabbitmqctl", add);
+            await RunAsync("rabbitmqctl", grant);
+        }
+
+        return new UriBuilder(broker) { Path = "/" + Uri.EscapeDataString(vhost) }.Uri;
+    }
+
+    private static async Task RunAsync(string file, string[] args)
+    {
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {file}");
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{file} {string.Join(' ', args)} exited {process.ExitCode}: {await stderr}");
+        }
+    }
+}
