@@ -138,6 +138,7 @@ public static class SagaEngine
             // The barrier makes every attempt of a step converge on one outcome, so a success from an
             // earlier attempt is as good as one from the latest.
             var open = step.Status is StepStatus.Running or StepStatus.RetryScheduled;
+            open = open && m.Attempt >= 1 && m.Attempt <= step.Attempts;
             if (instance.State == SagaState.Running && open)
             {
                 step.Status = StepStatus.Succeeded;
@@ -527,7 +528,8 @@ public static class SagaEngine
                 return null;
             }
 
-            DateTimeOffset? next = instance.State == SagaState.Running ? instance.DeadlineAt : null;
+            // After the pivot the deadline no longer applies, so it must not keep waking the saga.
+            DateTimeOffset? next = instance.State == SagaState.Running && !PivotPassed() ? instance.DeadlineAt : null;
             foreach (var step in instance.Steps)
             {
                 if (step.DueAt is { } due && (next is null || due < next))

@@ -40,6 +40,7 @@ public static class MessagingRegistration
         });
 
         builder.Services.AddSingleton<OutboxDispatcher>();
+        builder.Services.AddSingleton<IOutboxSignal>(sp => sp.GetRequiredService<OutboxDispatcher>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<OutboxDispatcher>());
         builder.Services.AddHostedService<TimerPoller>();
         return builder;

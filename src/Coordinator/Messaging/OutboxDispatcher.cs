@@ -18,7 +18,7 @@ public sealed class OutboxDispatcher(
     SagasDbFactory dbFactory,
     IOptions<SagasOptions> options,
     TimeProvider clock,
-    ILogger<OutboxDispatcher> logger) : BackgroundService
+    ILogger<OutboxDispatcher> logger) : BackgroundService, IOutboxSignal
 {
     private const int BatchSize = 200;
     private readonly Channel<OutboxRecord> _ready = Channel.CreateUnbounded<OutboxRecord>(new UnboundedChannelOptions { SingleReader = true });
@@ -152,4 +152,10 @@ public sealed class OutboxDispatcher(
         var endpoint = await bus.GetSendEndpoint(new Uri($"queue:{record.Queue}"));
         await endpoint.Send(message, type, Stamp, ct);
     }
+}
+
+/// <summary>Hands rows of a committed transaction to whatever delivers them.</summary>
+public interface IOutboxSignal
+{
+    void Enqueue(IReadOnlyList<OutboxRecord> records);
 }

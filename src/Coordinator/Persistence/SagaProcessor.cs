@@ -13,7 +13,7 @@ namespace Sagas.Coordinator.Persistence;
 public sealed class SagaProcessor(
     SagasDbFactory dbFactory,
     DefinitionRegistry definitions,
-    OutboxDispatcher outbox,
+    IOutboxSignal outbox,
     SagaLocks locks,
     TimeProvider clock,
     ILogger<SagaProcessor> logger)

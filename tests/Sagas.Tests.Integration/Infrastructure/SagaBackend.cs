@@ -69,7 +69,7 @@ public abstract class SagaBackend : IAsyncLifetime
         }
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         if (_factory is not null)
         {

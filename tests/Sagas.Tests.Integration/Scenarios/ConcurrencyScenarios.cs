@@ -1,0 +1,125 @@
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using Sagas.Contracts;
+using Sagas.Coordinator.Definitions;
+using Sagas.Coordinator.Engine;
+using Sagas.Coordinator.Messaging;
+using Sagas.Coordinator.Persistence;
+using Sagas.Tests.Integration.Infrastructure;
+using Xunit;
+
+namespace Sagas.Tests.Integration.Scenarios;
+
+/// <summary>
+/// Several coordinator instances on one PostgreSQL database: each instance here is its own processor with
+/// its own in-process locks, so only the database's concurrency control keeps them apart.
+/// </summary>
+public sealed class ConcurrencyScenarios
+{
+    private const int Instances = 4;
+
+    [Theory]
+    [InlineData(ConcurrencyMode.Optimistic)]
+    [InlineData(ConcurrencyMode.Pessimistic)]
+    public async Task Start_SameSagaOnManyInstancesAtOnce_ExactlyOneSagaAndOneFirstCommand(ConcurrencyMode mode)
+    {
+        var (processors, factory, _) = await CreateInstancesAsync(mode);
+        var id = Guid.NewGuid();
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 24).Select(i =>
+            Task.Run(() => processors[i % Instances].StartAsync(new StartCommand(id, TestDefinitions.Fast, null, """{"orderId":"o"}"""), Guid.NewGuid(), default))));
+
+        Assert.Single(results, r => r.Outcome == StartOutcome.Started);
+        Assert.All(results, r => Assert.Contains(r.Outcome, new[] { StartOutcome.Started, StartOutcome.AlreadyStarted }));
+        await using var db = factory.Create();
+        Assert.Equal(1, await db.Sagas.CountAsync(s => s.Id == id));
+        Assert.Single(await db.History.Where(h => h.SagaId == id && h.Type == HistoryTypes.StepCommandSent).ToListAsync());
+        Assert.Single(await db.Outbox.Where(o => o.SagaId == id && o.MessageType == nameof(ExecuteStep)).ToListAsync());
+    }
+
+    [Theory]
+    [InlineData(ConcurrencyMode.Optimistic)]
+    [InlineData(ConcurrencyMode.Pessimistic)]
+    public async Task Handle_ManyRepliesForOneSagaOnManyInstances_NoLostOrDoubledTransition(ConcurrencyMode mode)
+    {
+        var (processors, factory, outbox) = await CreateInstancesAsync(mode);
+        var id = Guid.NewGuid();
+        await processors[0].StartAsync(new StartCommand(id, TestDefinitions.Fast, null, """{"orderId":"o"}"""), null, default);
+
+        // Each step's success arrives many times at once (distinct message ids, as after redeliveries), on every instance,
+        // together with timer ticks; then the same for the next step.
+        string[] steps = ["reserve-stock", "charge-payment", "book-shipment"];
+        foreach (var step in steps)
+        {
+            var burst = Enumerable.Range(0, 16).Select(i => Task.Run(async () =>
+            {
+                var processor = processors[i % Instances];
+                var evt = i % 4 == 3 ? (SagaEvent)new SagaEvent.Tick() : SagaEvent.From(new StepSucceeded(id, step, 1, JsonSerializer.SerializeToElement(new { i })));
+                return await processor.HandleAsync(id, evt is SagaEvent.Tick ? null : Guid.NewGuid(), evt, default);
+            }));
+            var outcomes = await Task.WhenAll(burst);
+            Assert.DoesNotContain(outcomes, o => o is HandleOutcome.Duplicate or HandleOutcome.UnknownSaga);
+        }
+
+        await using var db = factory.Create();
+        var saga = await db.Sagas.AsNoTracking().SingleAsync(s => s.Id == id);
+        Assert.Equal(SagaState.Completed, saga.State);
+        var history = await db.History.AsNoTracking().Where(h => h.SagaId == id).OrderBy(h => h.Sequence).ToListAsync();
+        Assert.Equal(Enumerable.Range(1, history.Count), history.Select(h => h.Sequence));
+        Assert.Equal(steps, history.Where(h => h.Type == HistoryTypes.StepSucceeded).Select(h => h.Step));
+        Assert.Equal(3, history.Count(h => h.Type == HistoryTypes.StepCommandSent));
+        Assert.Single(history, h => h.Type == HistoryTypes.SagaCompleted);
+
+        // 12 replies per step: one moved the saga on, every other one is on the record as ignored; none vanished.
+        Assert.Equal(3 * 11, history.Count(h => h.Type == HistoryTypes.ReplyIgnored));
+        Assert.Equal(3, outbox.Records.Count(r => r.SagaId == id && r.MessageType == nameof(ExecuteStep)));
+    }
+
+    private static async Task<(SagaProcessor[] Processors, SagasDbFactory Factory, RecordingOutbox Outbox)> CreateInstancesAsync(ConcurrencyMode mode)
+    {
+        var (_, postgres) = await TestServices.GetAsync();
+        var connection = new NpgsqlConnectionStringBuilder(postgres) { Database = "sagas_cc_" + Guid.NewGuid().ToString("N")[..8] }.ConnectionString;
+        var options = new DatabaseOptions { Provider = DatabaseProvider.Postgres, Concurrency = mode };
+        var factory = new SagasDbFactory(options, connection);
+        await using (var db = factory.Create())
+        {
+            await db.Database.MigrateAsync();
+        }
+
+        var outbox = new RecordingOutbox();
+        var processors = Enumerable.Range(0, Instances).Select(_ =>
+        {
+            var registry = new DefinitionRegistry(factory, TimeProvider.System);
+            return new SagaProcessor(factory, registry, outbox, new SagaLocks(factory), TimeProvider.System, NullLogger<SagaProcessor>.Instance);
+        }).ToArray();
+        var register = await new DefinitionRegistry(factory, TimeProvider.System).RegisterAsync(TestDefinitions.OrderFast, default);
+        Assert.Equal(RegisterOutcome.Registered, register.Outcome);
+        return (processors, factory, outbox);
+    }
+
+    private sealed class RecordingOutbox : IOutboxSignal
+    {
+        private readonly List<OutboxRecord> _records = [];
+
+        public IReadOnlyList<OutboxRecord> Records
+        {
+            get
+            {
+                lock (_records)
+                {
+                    return _records.ToList();
+                }
+            }
+        }
+
+        public void Enqueue(IReadOnlyList<OutboxRecord> records)
+        {
+            lock (_records)
+            {
+                _records.AddRange(records);
+            }
+        }
+    }
+}
