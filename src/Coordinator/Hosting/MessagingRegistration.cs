@@ -21,16 +21,7 @@ public static class MessagingRegistration
 
         builder.Services.AddMassTransit(bus =>
         {
-            bus.AddConsumer<CoordinatorConsumer>(c =>
-                {
-                    // Transient database trouble is retried in place; a reply for an unknown saga is not.
-                    c.UseMessageRetry(r =>
-                    {
-                        r.Exponential(8, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(200));
-                        r.Ignore<UnknownSagaException>();
-                    });
-                })
-                .Endpoint(e => e.Name = Endpoints.Coordinator);
+            bus.AddConsumer<CoordinatorConsumer, CoordinatorConsumerDefinition>();
             if (hostSamples)
             {
                 bus.AddEmbeddedSampleConsumers();
@@ -39,6 +30,12 @@ public static class MessagingRegistration
             bus.UseSagasTransport(transport);
         });
 
+        builder.Services.AddOptions<MassTransitHostOptions>().Configure(o =>
+        {
+            // Graceful shutdown: finish the messages in hand before the process exits.
+            o.StopTimeout = TimeSpan.FromSeconds(30);
+            o.ConsumerStopTimeout = TimeSpan.FromSeconds(20);
+        });
         builder.Services.AddSingleton<OutboxDispatcher>();
         builder.Services.AddSingleton<IOutboxSignal>(sp => sp.GetRequiredService<OutboxDispatcher>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<OutboxDispatcher>());
