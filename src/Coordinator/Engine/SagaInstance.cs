@@ -37,6 +37,18 @@ public sealed class SagaInstance
     /// <summary>The last history sequence number written.</summary>
     public int HistorySequence { get; set; }
 
+    /// <summary>Why the saga is rolling back: StepFailure, Timeout, Cancel or Deadline; null while it goes forward.</summary>
+    public string? CompensationTrigger { get; set; }
+
+    /// <summary>The state to return to on resume.</summary>
+    public SagaState? PausedFrom { get; set; }
+
+    /// <summary>Replies that arrived while paused, applied in order on resume.</summary>
+    public List<DeferredReply> Deferred { get; set; } = [];
+
+    /// <summary>Signals received, consumed by wait steps; kept when nothing waits for them yet.</summary>
+    public List<ReceivedSignal> Signals { get; set; } = [];
+
     /// <summary>Optimistic concurrency version, bumped on every change.</summary>
     public int ConcurrencyVersion { get; set; }
 
@@ -44,8 +56,16 @@ public sealed class SagaInstance
     {
         var copy = (SagaInstance)MemberwiseClone();
         copy.Steps = Steps.ConvertAll(s => s.Clone());
+        copy.Deferred = [.. Deferred];
+        copy.Signals = [.. Signals];
         return copy;
     }
 
     public StepState? FindStep(string name) => Steps.Find(s => string.Equals(s.Name, name, StringComparison.Ordinal));
 }
+
+/// <summary>A participant reply held back while the saga was paused.</summary>
+public sealed record DeferredReply(string Type, string Json, DateTimeOffset ReceivedAt);
+
+/// <summary>A named signal and its payload (a JSON object), with whether a wait step has taken it.</summary>
+public sealed record ReceivedSignal(string Name, string? Payload, DateTimeOffset ReceivedAt, string Actor, bool Consumed);

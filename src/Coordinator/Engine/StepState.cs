@@ -19,6 +19,8 @@ public sealed class StepState
 
     public DateTimeOffset? FinishedAt { get; set; }
 
+    public DateTimeOffset? CompensationStartedAt { get; set; }
+
     public DateTimeOffset? CompensatedAt { get; set; }
 
     public string? LastError { get; set; }

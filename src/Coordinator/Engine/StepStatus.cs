@@ -31,6 +31,12 @@ public enum StepStatus
 
     /// <summary>The compensation could not be completed: the saga is Failed and needs a person.</summary>
     CompensationFailed,
+
+    /// <summary>An operator marked the compensation resolved by hand.</summary>
+    CompensationSkipped,
+
+    /// <summary>A wait step is waiting for its signal.</summary>
+    Waiting,
 }
 
 public static class StepStatusExtensions

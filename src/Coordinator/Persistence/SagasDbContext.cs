@@ -24,6 +24,10 @@ public abstract class SagasDbContext(DbContextOptions options) : DbContext(optio
 
     public DbSet<DefinitionRecord> Definitions => Set<DefinitionRecord>();
 
+    public DbSet<CompensationRecord> Compensations => Set<CompensationRecord>();
+
+    public DbSet<ApiKeyRecord> ApiKeys => Set<ApiKeyRecord>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         ArgumentNullException.ThrowIfNull(modelBuilder);
@@ -46,10 +50,32 @@ public abstract class SagasDbContext(DbContextOptions options) : DbContext(optio
                     (a, b) => JsonSerializer.Serialize(a, StepJson) == JsonSerializer.Serialize(b, StepJson),
                     v => JsonSerializer.Serialize(v, StepJson).GetHashCode(StringComparison.Ordinal),
                     v => v.ConvertAll(s => s.Clone())));
+            e.Property(x => x.CompensationTrigger).HasMaxLength(20);
+            e.Property(x => x.PausedFrom).HasConversion<string>().HasMaxLength(20);
+            e.Property(x => x.Deferred)
+                .HasConversion(new ValueConverter<List<DeferredReply>, string>(
+                    v => JsonSerializer.Serialize(v, StepJson),
+                    v => JsonSerializer.Deserialize<List<DeferredReply>>(v, StepJson) ?? new List<DeferredReply>()))
+                .Metadata.SetValueComparer(new ValueComparer<List<DeferredReply>>(
+                    (a, b) => JsonSerializer.Serialize(a, StepJson) == JsonSerializer.Serialize(b, StepJson),
+                    v => JsonSerializer.Serialize(v, StepJson).GetHashCode(StringComparison.Ordinal),
+                    v => v.ToList()));
+            e.Property(x => x.Signals)
+                .HasConversion(new ValueConverter<List<ReceivedSignal>, string>(
+                    v => JsonSerializer.Serialize(v, StepJson),
+                    v => JsonSerializer.Deserialize<List<ReceivedSignal>>(v, StepJson) ?? new List<ReceivedSignal>()))
+                .Metadata.SetValueComparer(new ValueComparer<List<ReceivedSignal>>(
+                    (a, b) => JsonSerializer.Serialize(a, StepJson) == JsonSerializer.Serialize(b, StepJson),
+                    v => JsonSerializer.Serialize(v, StepJson).GetHashCode(StringComparison.Ordinal),
+                    v => v.ToList()));
             e.HasIndex(x => x.NextWakeAt);
-            e.HasIndex(x => new { x.State, x.UpdatedAt });
-            e.HasIndex(x => new { x.Definition, x.CreatedAt });
-            e.HasIndex(x => x.BusinessKey);
+
+            // Search: every filter is followed by the keyset order (CreatedAt, Id) so pages are index range scans.
+            e.HasIndex(x => new { x.CreatedAt, x.Id });
+            e.HasIndex(x => new { x.State, x.CreatedAt, x.Id });
+            e.HasIndex(x => new { x.Definition, x.CreatedAt, x.Id });
+            e.HasIndex(x => new { x.BusinessKey, x.CreatedAt, x.Id });
+            e.HasIndex(x => new { x.Tenant, x.CreatedAt, x.Id });
         });
 
         modelBuilder.Entity<HistoryRecord>(e =>
@@ -78,6 +104,31 @@ public abstract class SagasDbContext(DbContextOptions options) : DbContext(optio
             e.Property(x => x.MessageType).HasMaxLength(100).IsRequired();
             e.Property(x => x.Body).IsRequired();
             e.HasIndex(x => x.CreatedAt);
+        });
+
+        modelBuilder.Entity<CompensationRecord>(e =>
+        {
+            e.ToTable("compensations");
+            e.HasKey(x => new { x.SagaId, x.Step });
+            e.Property(x => x.Step).HasMaxLength(100);
+            e.Property(x => x.Definition).HasMaxLength(100).IsRequired();
+            e.Property(x => x.Trigger).HasMaxLength(20).IsRequired();
+            e.Property(x => x.Outcome).HasMaxLength(20).IsRequired();
+            e.Property(x => x.LastError).HasMaxLength(2000);
+            e.Property(x => x.Tenant).HasMaxLength(100);
+            e.HasIndex(x => new { x.Outcome, x.UpdatedAt });
+            e.HasIndex(x => new { x.Definition, x.Step, x.UpdatedAt });
+            e.HasIndex(x => x.UpdatedAt);
+        });
+
+        modelBuilder.Entity<ApiKeyRecord>(e =>
+        {
+            e.ToTable("api_keys");
+            e.HasKey(x => x.Name);
+            e.Property(x => x.Name).HasMaxLength(100);
+            e.Property(x => x.Hash).HasMaxLength(128).IsRequired();
+            e.Property(x => x.Role).HasMaxLength(20).IsRequired();
+            e.Property(x => x.Tenant).HasMaxLength(100);
         });
 
         modelBuilder.Entity<DefinitionRecord>(e =>
