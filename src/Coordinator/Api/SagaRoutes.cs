@@ -93,7 +93,12 @@ public sealed record SagaView(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
     DateTimeOffset? CompletedAt,
-    DateTimeOffset? NextWakeAt)
+    DateTimeOffset? NextWakeAt,
+    DateTimeOffset? DeadlineAt,
+    string? CompensationTrigger,
+    SagaState? PausedFrom,
+    int DeferredReplies,
+    IReadOnlyList<SignalView> Signals)
 {
     public static SagaView From(SagaInstance s)
     {
@@ -101,8 +106,11 @@ public sealed record SagaView(
         using var data = JsonDocument.Parse(s.Data);
         return new SagaView(s.Id, s.Definition, s.Version, s.State, data.RootElement.Clone(),
             s.Steps.ConvertAll(x => new StepView(x.Name, x.Status, x.Attempts, x.CompensationAttempts, x.StartedAt, x.FinishedAt, x.CompensatedAt, x.LastError)),
-            s.Reason, s.BusinessKey, s.Tenant, s.CreatedAt, s.UpdatedAt, s.CompletedAt, s.NextWakeAt);
+            s.Reason, s.BusinessKey, s.Tenant, s.CreatedAt, s.UpdatedAt, s.CompletedAt, s.NextWakeAt, s.DeadlineAt,
+            s.CompensationTrigger, s.PausedFrom, s.Deferred.Count, s.Signals.ConvertAll(x => new SignalView(x.Name, x.ReceivedAt, x.Actor, x.Consumed)));
     }
 }
+
+public sealed record SignalView(string Name, DateTimeOffset ReceivedAt, string Actor, bool Consumed);
 
 public sealed record HistoryView(int Sequence, DateTimeOffset Time, string Type, string? Step, int? Attempt, string? Detail, string Actor);
