@@ -9,7 +9,8 @@
 #
 # Overridable: SAGAS_URLS (default http://127.0.0.1:5080), SAGAS_PG_PORT (default 55432),
 # SAGAS_DB_PREFIX (default sagas: databases sagas, sagas_inventory, sagas_payments, sagas_shipping),
-# SAGAS_RABBITMQ_URI (default amqp://guest:guest@127.0.0.1:5672/).
+# SAGAS_RABBITMQ_URI (default amqp://guest:guest@127.0.0.1:5672/), SAGAS_API_KEY (the Admin API key the
+# coordinator is configured with; default: generated once into .data/run/api-key and reused).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -76,6 +77,13 @@ start() {
     dotnet build src/Coordinator -v quiet -nologo >/dev/null
     dotnet build src/Participants/Sagas.Samples.Host -v quiet -nologo >/dev/null
 
+    # An Admin API key for this set-up, kept in .data/run (gitignored) so it survives restarts.
+    local key_file="$RUN_DIR/api-key"
+    if [ -z "${SAGAS_API_KEY:-}" ]; then
+        [ -s "$key_file" ] || (umask 077; echo "sagas_$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')" >"$key_file")
+        SAGAS_API_KEY="$(cat "$key_file")"
+    fi
+
     # The coordinator applies its migrations on start (Sagas:Database:MigrateOnStart, on by default),
     # creating the database if needed; the participants create theirs with EnsureCreated.
     launch coordinator "$COORDINATOR_PID" env \
@@ -84,6 +92,9 @@ start() {
         "ConnectionStrings__Sagas=$PG_BASE;Database=$DB_PREFIX" \
         Sagas__Transport__Kind=RabbitMq \
         "Sagas__Transport__RabbitMqUri=$RABBITMQ_URI" \
+        Sagas__Auth__ApiKeys__0__Name=run-distributed \
+        "Sagas__Auth__ApiKeys__0__Key=$SAGAS_API_KEY" \
+        Sagas__Auth__ApiKeys__0__Role=Admin \
         dotnet run --project src/Coordinator --no-build -- --urls "$URLS"
 
     launch participants "$PARTICIPANTS_PID" env \
@@ -98,8 +109,9 @@ start() {
     wait_ready
     cat <<EOF
 
-Running. Start a saga:
-  curl -s -X POST $URLS/api/sagas -H 'Content-Type: application/json' \\
+Running. The Admin API key is in $key_file (or SAGAS_API_KEY). Start a saga:
+  export SAGAS_API_KEY=\$(cat $key_file)
+  curl -s -X POST $URLS/api/sagas -H "X-Api-Key: \$SAGAS_API_KEY" -H 'Content-Type: application/json' \\
     -d '{"definition":"order-fulfilment","data":{"orderId":"o-1","customerId":"c-1","sku":"sku-1","quantity":1,"amount":25.00,"country":"NL"}}'
 Logs:  .data/logs/coordinator.log  .data/logs/participants.log
 Stop:  scripts/run-distributed.sh stop            (add --services to stop RabbitMQ and PostgreSQL too)

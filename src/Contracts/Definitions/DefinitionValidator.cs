@@ -57,6 +57,7 @@ public static partial class DefinitionValidator
             pivotSeen = ValidateKindOrder(step, at, pivotSeen, errors);
         }
 
+        ValidateGroups(definition.Steps, errors);
         return errors;
     }
 
@@ -75,18 +76,41 @@ public static partial class DefinitionValidator
             errors.Add(new DefinitionError($"{at}.name", $"'{step.Name}' is used by an earlier step; step names must be unique"));
         }
 
-        if (string.IsNullOrWhiteSpace(step.Participant))
+        if (step.IsWait)
         {
-            errors.Add(new DefinitionError($"{at}.participant", "is required (the participant's queue name)"));
+            ValidateWait(step, at, errors);
         }
-        else if (!NamePattern().IsMatch(step.Participant))
+        else
         {
-            errors.Add(new DefinitionError($"{at}.participant", "must be a queue name of a-z, 0-9, '-', '_' or '.'"));
+            if (string.IsNullOrWhiteSpace(step.Participant))
+            {
+                errors.Add(new DefinitionError($"{at}.participant", "is required (the participant's queue name)"));
+            }
+            else if (!NamePattern().IsMatch(step.Participant))
+            {
+                errors.Add(new DefinitionError($"{at}.participant", "must be a queue name of a-z, 0-9, '-', '_' or '.'"));
+            }
+
+            if (string.IsNullOrWhiteSpace(step.Action))
+            {
+                errors.Add(new DefinitionError($"{at}.action", "is required"));
+            }
         }
 
-        if (string.IsNullOrWhiteSpace(step.Action))
+        if (step.Group is { } group && !NamePattern().IsMatch(group))
         {
-            errors.Add(new DefinitionError($"{at}.action", "is required"));
+            errors.Add(new DefinitionError($"{at}.group", "must be 1-100 characters of a-z, 0-9, '-', '_' or '.'"));
+        }
+
+        if (step.DataFields is { } fields)
+        {
+            for (var f = 0; f < fields.Count; f++)
+            {
+                if (string.IsNullOrWhiteSpace(fields[f]))
+                {
+                    errors.Add(new DefinitionError($"{at}.dataFields[{f}]", "must be a field name"));
+                }
+            }
         }
 
         if (step.Timeout <= TimeSpan.Zero || step.Timeout > MaxTimeout)
@@ -113,7 +137,7 @@ public static partial class DefinitionValidator
                     errors.Add(new DefinitionError($"{at}.kind", "a compensatable step cannot follow the pivot: after the point of no return only retriable steps may run"));
                 }
 
-                if (string.IsNullOrWhiteSpace(step.Compensation))
+                if (string.IsNullOrWhiteSpace(step.Compensation) && !step.IsWait)
                 {
                     errors.Add(new DefinitionError($"{at}.compensation", "is required for a compensatable step (make it a pivot or retriable step if it cannot be undone)"));
                 }
@@ -136,6 +160,56 @@ public static partial class DefinitionValidator
             default:
                 errors.Add(new DefinitionError($"{at}.kind", "must be compensatable, pivot or retriable"));
                 return pivotSeen;
+        }
+    }
+
+    private static void ValidateWait(StepDefinition step, string at, List<DefinitionError> errors)
+    {
+        if (!NamePattern().IsMatch(step.WaitFor!))
+        {
+            errors.Add(new DefinitionError($"{at}.waitFor", "must be a signal name of a-z, 0-9, '-', '_' or '.'"));
+        }
+
+        if (!string.IsNullOrEmpty(step.Participant) || !string.IsNullOrEmpty(step.Action) || !string.IsNullOrEmpty(step.Compensation))
+        {
+            errors.Add(new DefinitionError($"{at}.waitFor", "a wait step calls no participant: leave participant, action and compensation out"));
+        }
+
+        if (step.Kind != StepKind.Compensatable)
+        {
+            errors.Add(new DefinitionError($"{at}.kind", "a wait step has no effect to undo or retry; leave kind out"));
+        }
+
+        if (step.Group is not null)
+        {
+            errors.Add(new DefinitionError($"{at}.group", "a wait step cannot be part of a parallel group"));
+        }
+    }
+
+    /// <summary>A group is one run of neighbouring steps: a group name that comes back later is a mistake.</summary>
+    private static void ValidateGroups(IReadOnlyList<StepDefinition> steps, List<DefinitionError> errors)
+    {
+        var closed = new HashSet<string>(StringComparer.Ordinal);
+        string? open = null;
+        for (var i = 0; i < steps.Count; i++)
+        {
+            var group = steps[i]?.Group;
+            if (group != open && open is not null)
+            {
+                closed.Add(open);
+            }
+
+            if (group is not null && group != open && closed.Contains(group))
+            {
+                errors.Add(new DefinitionError($"steps[{i}].group", $"group '{group}' must be one run of neighbouring steps"));
+            }
+
+            if (group is not null && steps[i]!.Kind == StepKind.Pivot)
+            {
+                errors.Add(new DefinitionError($"steps[{i}].group", "the pivot cannot run in a parallel group"));
+            }
+
+            open = group;
         }
     }
 

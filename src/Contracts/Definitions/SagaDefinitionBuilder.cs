@@ -67,6 +67,15 @@ public sealed class StepBuilder
 
     public StepBuilder Kind(StepKind kind) => Set(_step with { Kind = kind });
 
+    /// <summary>Runs this step in parallel with the neighbouring steps of the same group.</summary>
+    public StepBuilder InGroup(string group) => Set(_step with { Group = group });
+
+    /// <summary>Makes this a wait step for the named signal; <see cref="Timeout"/> bounds the wait.</summary>
+    public StepBuilder WaitFor(string signal) => Set(_step with { WaitFor = signal });
+
+    /// <summary>Sends only these top-level data fields with the step's commands.</summary>
+    public StepBuilder SendFields(params string[] fields) => Set(_step with { DataFields = fields });
+
     public StepBuilder Timeout(TimeSpan timeout) => Set(_step with { Timeout = timeout });
 
     public StepBuilder CompensationTimeout(TimeSpan timeout) => Set(_step with { CompensationTimeout = timeout });

@@ -24,4 +24,21 @@ public sealed record StepDefinition
     public RetryPolicy Retry { get; init; } = RetryPolicy.Default;
 
     public RetryPolicy CompensationRetry { get; init; } = RetryPolicy.DefaultCompensation;
+
+    /// <summary>
+    /// Parallel group: consecutive steps with the same group run at once (fan-out) and the saga goes on when all
+    /// have succeeded (fan-in). Null for a step that runs on its own.
+    /// </summary>
+    public string? Group { get; init; }
+
+    /// <summary>
+    /// Makes this a wait step: no participant is called; the saga waits (up to <see cref="Timeout"/>) for the
+    /// named signal, whose payload merges into the saga data. A signal that arrived early is used at once.
+    /// </summary>
+    public string? WaitFor { get; init; }
+
+    /// <summary>Top-level saga data fields sent with this step's commands; null sends all the data.</summary>
+    public IReadOnlyList<string>? DataFields { get; init; }
+
+    public bool IsWait => !string.IsNullOrEmpty(WaitFor);
 }

@@ -31,11 +31,33 @@ public static class Problems
         Type = "https://tools.ietf.org/html/rfc9110#section-15.5.10",
     });
 
-    public static NotFound<ProblemDetails> NotFound(string detail) => TypedResults.NotFound(new ProblemDetails
+    /// <summary>A 404 problem; a ProblemHttpResult (not NotFound&lt;ProblemDetails&gt;) so it is sent as application/problem+json.</summary>
+    public static ProblemHttpResult NotFound(string detail) => TypedResults.Problem(new ProblemDetails
     {
         Status = StatusCodes.Status404NotFound,
         Title = "Not found",
         Detail = detail,
         Type = "https://tools.ietf.org/html/rfc9110#section-15.5.5",
     });
+
+    public static ProblemHttpResult Forbidden(string detail) => TypedResults.Problem(new ProblemDetails
+    {
+        Status = StatusCodes.Status403Forbidden,
+        Title = "Forbidden",
+        Detail = detail,
+        Type = "https://tools.ietf.org/html/rfc9110#section-15.5.4",
+    });
+
+    public static ProblemHttpResult TooLarge(string field, string detail)
+    {
+        var problem = new ProblemDetails
+        {
+            Status = StatusCodes.Status413PayloadTooLarge,
+            Title = "Content too large",
+            Detail = detail,
+            Type = "https://tools.ietf.org/html/rfc9110#section-15.5.14",
+        };
+        problem.Extensions["errors"] = new Dictionary<string, string[]> { [field] = [detail] };
+        return TypedResults.Problem(problem);
+    }
 }

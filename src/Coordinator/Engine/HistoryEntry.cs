@@ -29,4 +29,17 @@ public static class HistoryTypes
     public const string SagaCompleted = "SagaCompleted";
     public const string SagaCompensated = "SagaCompensated";
     public const string SagaFailed = "SagaFailed";
+    public const string SagaCancelled = "SagaCancelled";
+    public const string CancelRequested = "CancelRequested";
+    public const string SagaPaused = "SagaPaused";
+    public const string SagaResumed = "SagaResumed";
+    public const string ReplyDeferred = "ReplyDeferred";
+    public const string RetryRequested = "RetryRequested";
+    public const string CompensationSkipped = "CompensationSkipped";
+    public const string SignalReceived = "SignalReceived";
+    public const string DeadlineChanged = "DeadlineChanged";
+    public const string WaitStarted = "WaitStarted";
+    public const string WaitTimedOut = "WaitTimedOut";
+    public const string SignalConsumed = "SignalConsumed";
+    public const string StepHeartbeat = "StepHeartbeat";
 }

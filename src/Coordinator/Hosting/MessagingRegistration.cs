@@ -22,6 +22,8 @@ public static class MessagingRegistration
         builder.Services.AddMassTransit(bus =>
         {
             bus.AddConsumer<CoordinatorConsumer, CoordinatorConsumerDefinition>();
+            bus.AddConsumer<OperatorConsumer>(c => c.UseMessageRetry(r => r.Exponential(8, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(200))))
+                .Endpoint(e => e.Name = Endpoints.Coordinator);
             if (hostSamples)
             {
                 bus.AddEmbeddedSampleConsumers();

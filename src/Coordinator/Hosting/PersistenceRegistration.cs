@@ -23,6 +23,7 @@ public static class PersistenceRegistration
         services.AddSingleton<SagaLocks>();
         services.AddSingleton<DefinitionRegistry>();
         services.AddSingleton<SagaProcessor>();
+        services.AddSingleton<SagaReplayer>();
         services.AddSingleton<StartValidator>();
 
         // Registered before MassTransit so the schema and definitions exist before the first message.

@@ -1,3 +1,5 @@
+using Sagas.Coordinator.Api.Auth;
+
 namespace Sagas.Coordinator.Hosting;
 
 /// <summary>Top-level settings, bound from the <see cref="Section"/> section.</summary>
@@ -16,6 +18,12 @@ public sealed class SagasOptions
 
     /// <summary>Largest accepted saga data, in bytes.</summary>
     public int MaxDataBytes { get; set; } = 256 * 1024;
+
+    /// <summary>Largest accepted HTTP request body, in bytes; larger ones get 413.</summary>
+    public long MaxRequestBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>API keys, JWT bearer tokens and roles (<c>Sagas:Auth</c>).</summary>
+    public AuthOptions Auth { get; set; } = new();
 
     /// <summary>How often the timer poller looks for due timeouts and retries.</summary>
     public TimeSpan TimerPollInterval { get; set; } = TimeSpan.FromMilliseconds(200);

@@ -1,3 +1,5 @@
+using System.Data.Common;
+using System.Net.Sockets;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Polly;
@@ -26,7 +28,8 @@ public sealed class StartupInitializer(
                 BackoffType = DelayBackoffType.Exponential,
                 MaxDelay = TimeSpan.FromSeconds(5),
                 UseJitter = true,
-                ShouldHandle = new PredicateBuilder().Handle<Exception>(ex => ex is not SchemaBehindException and not OperationCanceledException),
+                // Only trouble reaching the database is worth waiting for; a model or migration error is final.
+                ShouldHandle = new PredicateBuilder().Handle<DbException>().Handle<TimeoutException>().Handle<SocketException>(),
                 OnRetry = args =>
                 {
                     logger.LogWarning(args.Outcome.Exception, "Database not ready (attempt {Attempt}); waiting", args.AttemptNumber + 1);

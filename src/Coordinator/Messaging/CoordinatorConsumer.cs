@@ -11,7 +11,8 @@ public sealed class CoordinatorConsumer(SagaProcessor processor, StartValidator 
     IConsumer<StepSucceeded>,
     IConsumer<StepFailed>,
     IConsumer<StepCompensated>,
-    IConsumer<CompensationFailed>
+    IConsumer<CompensationFailed>,
+    IConsumer<StepHeartbeat>
 {
     public async Task Consume(ConsumeContext<StartSaga> context)
     {
@@ -44,6 +45,8 @@ public sealed class CoordinatorConsumer(SagaProcessor processor, StartValidator 
     public Task Consume(ConsumeContext<StepCompensated> context) => Apply(context, context.Message.SagaId, SagaEvent.From(context.Message));
 
     public Task Consume(ConsumeContext<CompensationFailed> context) => Apply(context, context.Message.SagaId, SagaEvent.From(context.Message));
+
+    public Task Consume(ConsumeContext<StepHeartbeat> context) => Apply(context, context.Message.SagaId, SagaEvent.From(context.Message));
 
     private async Task Apply(ConsumeContext context, Guid sagaId, SagaEvent evt)
     {

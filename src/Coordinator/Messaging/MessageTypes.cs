@@ -12,7 +12,7 @@ public static class MessageTypes
     private static readonly FrozenDictionary<string, Type> ByName = new[]
     {
         typeof(ExecuteStep), typeof(CompensateStep), typeof(SagaCompleted), typeof(SagaCompensated),
-        typeof(SagaFailed), typeof(SagaStartRejected),
+        typeof(SagaFailed), typeof(SagaCancelled), typeof(SagaStartRejected),
     }.ToFrozenDictionary(t => t.Name, t => t, StringComparer.Ordinal);
 
     public static Type Resolve(string name) =>

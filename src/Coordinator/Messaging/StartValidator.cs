@@ -13,7 +13,7 @@ public sealed class StartValidator(IOptions<SagasOptions> options)
     {
         ArgumentNullException.ThrowIfNull(message);
         var errors = new List<(string Field, string Message)>();
-        var command = Validate(message.SagaId, message.Definition, message.Version, message.Data, message.BusinessKey, message.Tenant, errors);
+        var command = Validate(message.SagaId, message.Definition, message.Version, message.Data, message.BusinessKey, message.Tenant, errors, message.Deadline);
         return (command, errors.Count == 0 ? null : string.Join("; ", errors.Select(e => $"{e.Field}: {e.Message}")));
     }
 
@@ -25,7 +25,8 @@ public sealed class StartValidator(IOptions<SagasOptions> options)
         JsonElement data,
         string? businessKey,
         string? tenant,
-        List<(string Field, string Message)> errors)
+        List<(string Field, string Message)> errors,
+        TimeSpan? deadline = null)
     {
         ArgumentNullException.ThrowIfNull(errors);
         if (sagaId == Guid.Empty)
@@ -71,6 +72,11 @@ public sealed class StartValidator(IOptions<SagasOptions> options)
             errors.Add(("tenant", "must be at most 100 characters"));
         }
 
-        return errors.Count > 0 ? null : new StartCommand(sagaId, definition!, version, text!, businessKey, tenant);
+        if (deadline is { } d && (d <= TimeSpan.Zero || d > TimeSpan.FromDays(365)))
+        {
+            errors.Add(("deadline", "must be more than zero and at most 365 days"));
+        }
+
+        return errors.Count > 0 ? null : new StartCommand(sagaId, definition!, version, text!, businessKey, tenant, deadline);
     }
 }

@@ -119,3 +119,27 @@ public sealed class ApiKeyRecord
 
     public DateTimeOffset CreatedAt { get; set; }
 }
+
+/// <summary>
+/// One input the Engine applied to a saga (the start, a reply, a tick that changed something, an operator
+/// action), with the time it was applied. Replaying them reproduces the stored saga: the determinism check.
+/// </summary>
+public sealed class SagaEventRecord
+{
+    public long Id { get; set; }
+
+    public Guid SagaId { get; set; }
+
+    /// <summary>The saga's concurrency version after this event: orders the events of one saga.</summary>
+    public int Version { get; set; }
+
+    /// <summary>UTC ticks of the time the event was applied: exact on every provider, so replays match to the tick.</summary>
+    public long AtTicks { get; set; }
+
+    public DateTimeOffset At => new(AtTicks, TimeSpan.Zero);
+
+    /// <summary>Start, Tick, Operator, or the reply's message type name.</summary>
+    public string Kind { get; set; } = "";
+
+    public string Json { get; set; } = "";
+}

@@ -48,7 +48,14 @@ public sealed class SagaProcessor(
     }
 
     /// <summary>Applies a reply or a timer tick. A message id already in the inbox changes nothing.</summary>
-    public async Task<HandleOutcome> HandleAsync(Guid sagaId, Guid? messageId, SagaEvent evt, CancellationToken ct)
+    public async Task<HandleOutcome> HandleAsync(Guid sagaId, Guid? messageId, SagaEvent evt, CancellationToken ct) =>
+        (await ProcessAsync(sagaId, messageId, evt, ct)).Outcome;
+
+    /// <summary>Applies an operator action; a rejection (the action does not fit the state) changes nothing and says why.</summary>
+    public Task<HandleResult> OperateAsync(Guid sagaId, Guid? messageId, OperatorCommand command, CancellationToken ct) =>
+        ProcessAsync(sagaId, messageId, new SagaEvent.Operator(command), ct);
+
+    private async Task<HandleResult> ProcessAsync(Guid sagaId, Guid? messageId, SagaEvent evt, CancellationToken ct)
     {
         using var held = await locks.AcquireAsync(sagaId, ct);
         for (var attempt = 1; ; attempt++)
@@ -80,44 +87,101 @@ public sealed class SagaProcessor(
                     $"saga {existing.Id} already exists with definition '{existing.Definition}'");
         }
 
-        var decision = SagaEngine.Start(definition, new StartRequest(command.SagaId, command.Data, command.BusinessKey, command.Tenant, command.Deadline), clock.GetUtcNow());
+        var now = clock.GetUtcNow();
+        var request = new StartRequest(command.SagaId, command.Data, command.BusinessKey, command.Tenant, command.Deadline);
+        var decision = SagaEngine.Start(definition, request, now);
         db.Sagas.Add(decision.Instance);
         var rows = Stage(db, decision, messageId);
+        RecordEvent(db, decision.Instance, now, SagaEventCodec.Encode(request));
         await db.SaveChangesAsync(ct);
         await tx.CommitAsync(ct);
         outbox.Enqueue(rows);
         return new StartResult(StartOutcome.Started, command.SagaId, null);
     }
 
-    private async Task<HandleOutcome> TryHandleAsync(Guid sagaId, Guid? messageId, SagaEvent evt, CancellationToken ct)
+    private async Task<HandleResult> TryHandleAsync(Guid sagaId, Guid? messageId, SagaEvent evt, CancellationToken ct)
     {
         await using var db = dbFactory.Create();
         await using var tx = await db.Database.BeginTransactionAsync(ct);
         if (messageId is { } id && await db.Inbox.AnyAsync(i => i.MessageId == id, ct))
         {
-            return HandleOutcome.Duplicate;
+            return new HandleResult(HandleOutcome.Duplicate);
         }
 
         var saga = await LoadForUpdateAsync(db, sagaId, ct);
         if (saga is null)
         {
-            return HandleOutcome.UnknownSaga;
+            return new HandleResult(HandleOutcome.UnknownSaga);
         }
 
         var definition = await definitions.GetAsync(saga.Definition, saga.Version, ct);
-        var decision = SagaEngine.Handle(definition, saga, evt, clock.GetUtcNow());
+        var now = clock.GetUtcNow();
+        var decision = SagaEngine.Handle(definition, saga, evt, now);
+        if (decision.Rejection is { } rejection)
+        {
+            return new HandleResult(HandleOutcome.Rejected, rejection);
+        }
+
         if (!decision.Changed && messageId is null)
         {
-            return HandleOutcome.NoChange;
+            return new HandleResult(HandleOutcome.NoChange, Note: decision.Note);
         }
 
         db.Entry(saga).CurrentValues.SetValues(decision.Instance);
         saga.Steps = decision.Instance.Steps;
+        saga.Deferred = decision.Instance.Deferred;
+        saga.Signals = decision.Instance.Signals;
         var rows = Stage(db, decision, messageId);
+        if (decision.Changed)
+        {
+            RecordEvent(db, decision.Instance, now, SagaEventCodec.Encode(evt));
+        }
+
+        await SyncCompensationsAsync(db, decision.Instance, ct);
         await db.SaveChangesAsync(ct);
         await tx.CommitAsync(ct);
         outbox.Enqueue(rows);
-        return decision.Changed ? HandleOutcome.Applied : HandleOutcome.NoChange;
+        return new HandleResult(decision.Changed ? HandleOutcome.Applied : HandleOutcome.NoChange, Note: decision.Note);
+    }
+
+    /// <summary>Keeps the input that produced this version of the saga, so the saga can be replayed.</summary>
+    private static void RecordEvent(SagasDbContext db, SagaInstance saga, DateTimeOffset at, (string Kind, string Json) evt) =>
+        db.Events.Add(new SagaEventRecord { SagaId = saga.Id, Version = saga.ConcurrencyVersion, AtTicks = at.UtcTicks, Kind = evt.Kind, Json = evt.Json });
+
+    /// <summary>Keeps one audit row per compensated (or compensating) step in line with the saga, in the same transaction.</summary>
+    private static async Task SyncCompensationsAsync(SagasDbContext db, SagaInstance saga, CancellationToken ct)
+    {
+        var touched = saga.Steps.Where(s => s.CompensationStartedAt is not null).ToList();
+        if (touched.Count == 0)
+        {
+            return;
+        }
+
+        var existing = await db.Compensations.Where(c => c.SagaId == saga.Id).ToDictionaryAsync(c => c.Step, StringComparer.Ordinal, ct);
+        foreach (var step in touched)
+        {
+            if (!existing.TryGetValue(step.Name, out var record))
+            {
+                record = new CompensationRecord { SagaId = saga.Id, Step = step.Name, StartedAt = step.CompensationStartedAt!.Value };
+                db.Compensations.Add(record);
+            }
+
+            record.Definition = saga.Definition;
+            record.Version = saga.Version;
+            record.Tenant = saga.Tenant;
+            record.Trigger = saga.CompensationTrigger ?? "";
+            record.Attempts = step.CompensationAttempts;
+            record.Outcome = step.Status switch
+            {
+                StepStatus.Compensated => CompensationOutcomes.Succeeded,
+                StepStatus.CompensationFailed => CompensationOutcomes.Failed,
+                StepStatus.CompensationSkipped => CompensationOutcomes.Skipped,
+                _ => CompensationOutcomes.Pending,
+            };
+            record.LastError = step.Status == StepStatus.Compensated ? record.LastError : step.LastError;
+            record.UpdatedAt = saga.UpdatedAt;
+            record.CompletedAt = record.Outcome == CompensationOutcomes.Pending ? null : step.CompensatedAt ?? saga.UpdatedAt;
+        }
     }
 
     private Task<SagaInstance?> LoadForUpdateAsync(SagasDbContext db, Guid sagaId, CancellationToken ct)
@@ -215,4 +279,9 @@ public enum HandleOutcome
     NoChange,
     Duplicate,
     UnknownSaga,
+
+    /// <summary>An operator action that does not fit the saga's state; nothing was applied.</summary>
+    Rejected,
 }
+
+public sealed record HandleResult(HandleOutcome Outcome, string? Rejection = null, string? Note = null);

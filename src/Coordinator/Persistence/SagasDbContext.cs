@@ -28,6 +28,8 @@ public abstract class SagasDbContext(DbContextOptions options) : DbContext(optio
 
     public DbSet<ApiKeyRecord> ApiKeys => Set<ApiKeyRecord>();
 
+    public DbSet<SagaEventRecord> Events => Set<SagaEventRecord>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         ArgumentNullException.ThrowIfNull(modelBuilder);
@@ -119,6 +121,16 @@ public abstract class SagasDbContext(DbContextOptions options) : DbContext(optio
             e.HasIndex(x => new { x.Outcome, x.UpdatedAt });
             e.HasIndex(x => new { x.Definition, x.Step, x.UpdatedAt });
             e.HasIndex(x => x.UpdatedAt);
+        });
+
+        modelBuilder.Entity<SagaEventRecord>(e =>
+        {
+            e.ToTable("saga_events");
+            e.HasKey(x => x.Id);
+            e.HasIndex(x => new { x.SagaId, x.Version }).IsUnique();
+            e.Ignore(x => x.At);
+            e.Property(x => x.Kind).HasMaxLength(50).IsRequired();
+            e.Property(x => x.Json).IsRequired();
         });
 
         modelBuilder.Entity<ApiKeyRecord>(e =>

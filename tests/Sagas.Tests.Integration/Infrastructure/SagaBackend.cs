@@ -48,8 +48,13 @@ public abstract class SagaBackend : IAsyncLifetime
         settings["Sagas:DefinitionsPath"] = definitions;
         settings["Sagas:TimerPollInterval"] = "00:00:00.100";
         settings["Sagas:OutboxSweepAge"] = "00:00:02";
-        _factory = new CoordinatorFactory(settings, Faults);
-        Client = _factory.CreateClient();
+        if (UseTestKeys)
+        {
+            TestKeys.AddTo(settings);
+        }
+
+        _factory = new CoordinatorFactory(settings, Faults, ConfigureServices);
+        Client = CreateClient(UseTestKeys ? TestKeys.Admin : null);
         // The bus connects in the background; ready means database and broker both answer.
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (true)
@@ -78,6 +83,31 @@ public abstract class SagaBackend : IAsyncLifetime
     }
 
     protected abstract Task<Dictionary<string, string?>> SettingsAsync();
+
+    /// <summary>Configure the API keys and JWT signing key of <see cref="TestKeys"/>; <see cref="Client"/> then sends the Admin key.</summary>
+    protected virtual bool UseTestKeys => true;
+
+    /// <summary>Test services added to the coordinator's container (after its own).</summary>
+    protected virtual void ConfigureServices(IServiceCollection services)
+    {
+    }
+
+    /// <summary>A client of this host sending <paramref name="apiKey"/> (none when null) and/or a bearer token.</summary>
+    public HttpClient CreateClient(string? apiKey, string? bearerToken = null)
+    {
+        var client = _factory!.CreateClient();
+        if (apiKey is not null)
+        {
+            client.DefaultRequestHeaders.Add("X-Api-Key", apiKey);
+        }
+
+        if (bearerToken is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", bearerToken);
+        }
+
+        return client;
+    }
 
     /// <summary>A fresh order on a fresh SKU and customer so scenarios never share state.</summary>
     public async Task<Order> NewOrderAsync(string country = "NL", long stock = 100, decimal balance = 1000m, decimal amount = 25m, int quantity = 2)
@@ -136,7 +166,7 @@ public abstract class SagaBackend : IAsyncLifetime
         throw new TimeoutException($"saga {id} did not reach {state} on {Name}; last view: {saga}\nhistory:\n{string.Join('\n', history)}");
     }
 
-    private sealed class CoordinatorFactory(Dictionary<string, string?> settings, ScriptedParticipantFaults faults) : WebApplicationFactory<Program>
+    private sealed class CoordinatorFactory(Dictionary<string, string?> settings, ScriptedParticipantFaults faults, Action<IServiceCollection> configure) : WebApplicationFactory<Program>
     {
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {
@@ -145,7 +175,11 @@ public abstract class SagaBackend : IAsyncLifetime
                 builder.UseSetting(key, value);
             }
 
-            builder.ConfigureTestServices(services => services.AddSingleton<IParticipantFaults>(faults));
+            builder.ConfigureTestServices(services =>
+            {
+                services.AddSingleton<IParticipantFaults>(faults);
+                configure(services);
+            });
         }
     }
 }

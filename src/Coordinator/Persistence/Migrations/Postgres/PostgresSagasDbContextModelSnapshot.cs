@@ -324,6 +324,40 @@ namespace Sagas.Coordinator.Persistence.Migrations.Postgres
 
                     b.ToTable("outbox", (string)null);
                 });
+
+            modelBuilder.Entity("Sagas.Coordinator.Persistence.SagaEventRecord", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<long>("AtTicks")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("Json")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(50)
+                        .HasColumnType("character varying(50)");
+
+                    b.Property<Guid>("SagaId")
+                        .HasColumnType("uuid");
+
+                    b.Property<int>("Version")
+                        .HasColumnType("integer");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("SagaId", "Version")
+                        .IsUnique();
+
+                    b.ToTable("saga_events", (string)null);
+                });
 #pragma warning restore 612, 618
         }
     }

@@ -324,6 +324,40 @@ namespace Sagas.Coordinator.Persistence.Migrations.SqlServer
 
                     b.ToTable("outbox", (string)null);
                 });
+
+            modelBuilder.Entity("Sagas.Coordinator.Persistence.SagaEventRecord", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    SqlServerPropertyBuilderExtensions.UseIdentityColumn(b.Property<long>("Id"));
+
+                    b.Property<long>("AtTicks")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("Json")
+                        .IsRequired()
+                        .HasColumnType("nvarchar(max)");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(50)
+                        .HasColumnType("nvarchar(50)");
+
+                    b.Property<Guid>("SagaId")
+                        .HasColumnType("uniqueidentifier");
+
+                    b.Property<int>("Version")
+                        .HasColumnType("int");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("SagaId", "Version")
+                        .IsUnique();
+
+                    b.ToTable("saga_events", (string)null);
+                });
 #pragma warning restore 612, 618
         }
     }

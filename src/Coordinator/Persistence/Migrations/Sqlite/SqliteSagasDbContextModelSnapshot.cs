@@ -315,6 +315,38 @@ namespace Sagas.Coordinator.Persistence.Migrations.Sqlite
 
                     b.ToTable("outbox", (string)null);
                 });
+
+            modelBuilder.Entity("Sagas.Coordinator.Persistence.SagaEventRecord", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("AtTicks")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Json")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(50)
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("SagaId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Version")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("SagaId", "Version")
+                        .IsUnique();
+
+                    b.ToTable("saga_events", (string)null);
+                });
 #pragma warning restore 612, 618
         }
     }
