@@ -60,6 +60,24 @@ public static class RequestBody
         return null;
     }
 
+    /// <summary>A duration as "hh:mm:ss" (or "d.hh:mm:ss").</summary>
+    public static TimeSpan? OptionalTimeSpan(JsonElement body, string name, List<(string, string)> errors)
+    {
+        var text = OptionalString(body, name, errors);
+        if (text is null)
+        {
+            return null;
+        }
+
+        if (TimeSpan.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var value))
+        {
+            return value;
+        }
+
+        errors.Add((name, $"'{text}' is not a duration; use hh:mm:ss, e.g. 00:30:00"));
+        return null;
+    }
+
     public static int? OptionalInt(JsonElement body, string name, List<(string, string)> errors)
     {
         ArgumentNullException.ThrowIfNull(errors);

@@ -72,7 +72,8 @@ public static class SagaRoutes
         }
 
         var sagaId = givenId ?? (idempotencyKey.Length > 0 ? IdempotencyKeys.SagaId(tenant, idempotencyKey) : Guid.NewGuid());
-        var command = validator.Validate(sagaId, definition, version, data, businessKey, tenant, errors);
+        var deadline = RequestBody.OptionalTimeSpan(body.Value, "deadline", errors);
+        var command = validator.Validate(sagaId, definition, version, data, businessKey, tenant, errors, deadline);
         if (command is null || errors.Count > 0)
         {
             return Problems.BadRequest("The start request is invalid", errors.ToArray());

@@ -18,6 +18,7 @@ public static class ApiRegistration
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
         services.AddProblemDetails();
+        services.AddExceptionHandler<DatabaseUnavailableHandler>();
 
         // A body that outgrows the server's limit while being read (chunked) surfaces as BadHttpRequestException(413).
         services.Configure<ExceptionHandlerOptions>(o =>

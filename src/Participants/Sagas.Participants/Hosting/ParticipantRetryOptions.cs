@@ -13,6 +13,9 @@ public sealed class ParticipantRetryOptions
 /// <summary>Where and how replies go. Bound to DI as options; the same for every participant of a process.</summary>
 public sealed class ParticipantReplyOptions
 {
+    /// <summary>Configuration section, e.g. <c>Sagas__Participants__Reply__SendEveryReplyTwice=true</c> for chaos runs.</summary>
+    public const string Section = "Sagas:Participants:Reply";
+
     /// <summary>The coordinator's queue.</summary>
     public Uri ReplyAddress { get; set; } = new("queue:" + Contracts.Endpoints.Coordinator);
 

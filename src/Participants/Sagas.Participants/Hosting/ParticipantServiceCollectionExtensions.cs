@@ -33,7 +33,7 @@ public static class ParticipantServiceCollectionExtensions
 
         services.AddDbContext<TDb>(configureDb);
         services.TryAddSingleton<IParticipantFaults, NoParticipantFaults>();
-        services.AddOptions<ParticipantReplyOptions>();
+        services.AddOptions<ParticipantReplyOptions>().BindConfiguration(ParticipantReplyOptions.Section);
 
         var builder = new ParticipantBuilder<TDb>(services, name);
         configure(builder);
