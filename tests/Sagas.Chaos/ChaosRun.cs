@@ -29,6 +29,7 @@ public sealed class ChaosRun(ChaosOptions options, string repoRoot, string confi
     private Dictionary<Guid, SagaSpec> _specs = [];
     private Services _services = null!;
     private Coordinators _api = null!;
+    private int _replayMismatches;
     private string _runDir = "";
     private volatile bool _supervising;
 
@@ -120,6 +121,7 @@ public sealed class ChaosRun(ChaosOptions options, string repoRoot, string confi
             states[spec.Id] = await TryGetAsync(spec.Id, ct);
         }
 
+        _replayMismatches = await ReplayAllAsync(specs, ct);
         foreach (var c in _coordinators)
         {
             c.Kill();
@@ -127,6 +129,30 @@ public sealed class ChaosRun(ChaosOptions options, string repoRoot, string confi
 
         var verdict = Oracle.Judge(specs, states, initial.Stock, initial.Balances, ledger);
         return Report(verdict, total.Elapsed);
+    }
+
+    /// <summary>Replays every saga's recorded inputs through the Engine (on the coordinator) and counts those that differ from what is stored.</summary>
+    private async Task<int> ReplayAllAsync(IReadOnlyList<SagaSpec> specs, CancellationToken ct)
+    {
+        var mismatched = 0;
+        var checkedCount = 0;
+        await Parallel.ForEachAsync(specs, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = ct }, async (spec, token) =>
+        {
+            var differences = await _api.ReplayAsync(spec.Id, token);
+            if (differences is null)
+            {
+                return;
+            }
+
+            Interlocked.Increment(ref checkedCount);
+            if (differences.Count > 0)
+            {
+                Interlocked.Increment(ref mismatched);
+                Log.Info($"replay mismatch for saga #{spec.Index} {spec.Id}: {string.Join("; ", differences)}");
+            }
+        });
+        Console.WriteLine($"replay: checked={checkedCount} mismatched={mismatched}");
+        return mismatched;
     }
 
     private int Report(Verdict v, TimeSpan elapsed)
@@ -158,7 +184,7 @@ public sealed class ChaosRun(ChaosOptions options, string repoRoot, string confi
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"chaos: run {_runId} took {elapsed.TotalSeconds:0.0}s; logs in {_runDir}"));
         Console.WriteLine($"chaos: sagas={v.Sagas} completed={v.Completed} compensated={v.Compensated} failed={v.Failed} lost={v.Lost} inconsistent={v.Inconsistent} double_effects={v.DoubleEffects} poison_crashes={poison}");
         var terminal = v.Completed + v.Compensated + v.Failed == v.Sagas;
-        return v.Lost == 0 && v.Inconsistent == 0 && v.DoubleEffects == 0 && poison == 0 && terminal && missing.Count == 0 ? 0 : 1;
+        return v.Lost == 0 && v.Inconsistent == 0 && v.DoubleEffects == 0 && poison == 0 && terminal && missing.Count == 0 && _replayMismatches == 0 ? 0 : 1;
     }
 
     /// <summary>Tears down this run's processes; the vhost and databases go only when <paramref name="passed"/> and not --keep.</summary>

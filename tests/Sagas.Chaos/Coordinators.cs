@@ -88,6 +88,31 @@ public sealed class Coordinators : IDisposable
         throw new InvalidOperationException("no coordinator answered", last);
     }
 
+    /// <summary>The determinism check: the differences between the stored saga and a replay of its inputs (empty: it matches).</summary>
+    public async Task<IReadOnlyList<string>?> ReplayAsync(Guid id, CancellationToken ct)
+    {
+        foreach (var instance in _instances.Where(i => i.Available))
+        {
+            try
+            {
+                using var response = await _http.GetAsync(new Uri(instance.BaseAddress!, $"/api/sagas/{id}/replay"), ct);
+                if (!response.IsSuccessStatusCode)
+                {
+                    continue;
+                }
+
+                using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync(ct));
+                return doc.RootElement.GetProperty("differences").EnumerateArray().Select(d => d.GetString() ?? "").ToList();
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
+            {
+                // Try the next instance.
+            }
+        }
+
+        return null;
+    }
+
     public async Task<bool> ReadyAsync(ChildProcess instance, CancellationToken ct)
     {
         try
