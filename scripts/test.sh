@@ -44,6 +44,18 @@ fi
 echo "SAGAS_TEST_RABBITMQ=${SAGAS_TEST_RABBITMQ:-<unset>}"
 echo "SAGAS_TEST_POSTGRES=${SAGAS_TEST_POSTGRES:-<unset>}"
 
+# The browser tests (tests/Sagas.Tests.Browser) drive Debian's chromium through Playwright; no browser is downloaded.
+if [ ! -x /usr/bin/chromium ]; then
+    step "install chromium (browser tests)"
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -qq chromium >/dev/null 2>&1 \
+            || { apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null; }
+    else
+        echo "WARNING: /usr/bin/chromium is missing and cannot be installed here (needs root and apt); the browser tests will fail" >&2
+    fi
+fi
+
 step "dotnet restore $SOLUTION"
 dotnet restore "$SOLUTION" -v minimal
 

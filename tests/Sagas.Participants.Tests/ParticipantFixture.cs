@@ -37,6 +37,10 @@ public abstract class ParticipantFixture : IAsyncLifetime
 
     public SampleLedger Ledger => Services.GetRequiredService<SampleLedger>();
 
+    public RecordingReplySender Replies { get; } = new();
+
+    public StepReporter<ProbeDb> ProbeReporter => Services.GetRequiredService<StepReporter<ProbeDb>>();
+
     public StepDispatcher<InventoryDb> Inventory => Services.GetRequiredService<StepDispatcher<InventoryDb>>();
 
     public StepDispatcher<PaymentsDb> Payments => Services.GetRequiredService<StepDispatcher<PaymentsDb>>();
@@ -76,6 +80,7 @@ public abstract class ParticipantFixture : IAsyncLifetime
         services.AddLogging(l => l.SetMinimumLevel(LogLevel.Warning));
         services.AddSingleton<IParticipantFaults>(Faults);
         services.AddSingleton(Flaky);
+        services.AddSingleton<IStepReplySender>(Replies);
         services.AddSampleParticipants(options);
         services.AddSagaParticipant<ProbeDb>(
             "probe",
@@ -90,7 +95,7 @@ public abstract class ParticipantFixture : IAsyncLifetime
                     db.UseNpgsql(probe);
                 }
             },
-            p => p.AddHandler<WriteThenFailHandler>().AddHandler<FlakyHandler>().AddHandler<RetryLaterHandler>()
+            p => p.AddHandler<WriteThenFailHandler>().AddHandler<FlakyHandler>().AddHandler<RetryLaterHandler>().AddHandler<LongWorkHandler>()
                 .ConfigureRetry(r => r.Delay = TimeSpan.FromMilliseconds(5)));
         _services = services.BuildServiceProvider(validateScopes: true);
 

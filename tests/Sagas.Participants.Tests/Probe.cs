@@ -106,3 +106,49 @@ public sealed class RetryLaterHandler : StepHandler<ProbeDb>
     protected override Task<CompensationResult> CompensateAsync(StepContext context, ProbeDb db, CancellationToken cancellationToken) =>
         Task.FromResult(CompensationResult.Compensated);
 }
+
+/// <summary>Long work: writes a job note and answers "accepted"; the outcome is reported later through <see cref="StepReporter{TDb}"/>.</summary>
+public sealed class LongWorkHandler(FlakyCounter counter) : StepHandler<ProbeDb>
+{
+    public const string JobNote = "job";
+
+    public override string Action => "long-work";
+
+    public override string? Compensation => "undo-long-work";
+
+    protected override async Task<StepResult> ExecuteAsync(StepContext context, ProbeDb db, CancellationToken cancellationToken)
+    {
+        counter.Next(context.SagaId);
+        db.Notes.Add(new ProbeNote { Id = Guid.NewGuid(), SagaId = context.SagaId, Text = JobNote });
+        await db.SaveChangesAsync(cancellationToken);
+        return StepResult.Accepted(TimeSpan.FromSeconds(30));
+    }
+
+    protected override async Task<CompensationResult> CompensateAsync(StepContext context, ProbeDb db, CancellationToken cancellationToken)
+    {
+        // Undoes the acceptance (the job) and, when the work finished first, its result.
+        await db.Notes.Where(n => n.SagaId == context.SagaId).ExecuteDeleteAsync(cancellationToken);
+        return CompensationResult.Compensated;
+    }
+}
+
+/// <summary>Collects what a <see cref="StepReporter{TDb}"/> sends, instead of a bus.</summary>
+public sealed class RecordingReplySender : IStepReplySender
+{
+    public ConcurrentQueue<object> Sent { get; } = new();
+
+    public Task SendAsync(object reply, Guid sagaId, CancellationToken cancellationToken)
+    {
+        Sent.Enqueue(reply);
+        return Task.CompletedTask;
+    }
+
+    public IReadOnlyList<object> For(Guid sagaId) =>
+        Sent.Where(r => r switch
+        {
+            Sagas.Contracts.StepHeartbeat h => h.SagaId == sagaId,
+            Sagas.Contracts.StepSucceeded s => s.SagaId == sagaId,
+            Sagas.Contracts.StepFailed f => f.SagaId == sagaId,
+            _ => false,
+        }).ToList();
+}

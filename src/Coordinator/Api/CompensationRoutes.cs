@@ -89,8 +89,9 @@ public static class CompensationRoutes
         if (after is not null)
         {
             var (at, id, afterStep) = (after.Time, after.Id, after.Text ?? "");
-            query = query.Where(c => c.UpdatedAt < at
-                || (c.UpdatedAt == at && (c.SagaId < id || (c.SagaId == id && string.Compare(c.Step, afterStep) < 0))));
+            // "<= at" bounds the index range (see SagaQueries); the OR picks the exact position.
+            query = query.Where(c => c.UpdatedAt <= at && (c.UpdatedAt < at
+                || (c.UpdatedAt == at && (c.SagaId < id || (c.SagaId == id && string.Compare(c.Step, afterStep) < 0)))));
         }
 
         var rows = await query

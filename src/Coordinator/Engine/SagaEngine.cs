@@ -36,7 +36,7 @@ public static class SagaEngine
         var deadline = request.Deadline ?? definition.Deadline;
         if (deadline is { } d)
         {
-            instance.DeadlineAt = now + d;
+            instance.DeadlineAt = WholeMilliseconds(now + d);
         }
 
         var run = new Run(definition, instance, now);
@@ -92,6 +92,14 @@ public static class SagaEngine
     }
 
     private static readonly JsonSerializerOptions ReplyJson = new(JsonSerializerDefaults.Web);
+
+    /// <summary>
+    /// Times the Engine stores in a column and reads back (the deadline) are kept to whole milliseconds, which every
+    /// provider stores exactly (SQLite keeps 0.1 ms, PostgreSQL 1 µs): otherwise a replay of the inputs would see a
+    /// more precise deadline than the live saga did.
+    /// </summary>
+    private static DateTimeOffset WholeMilliseconds(DateTimeOffset at) =>
+        new(at.UtcTicks - (at.UtcTicks % TimeSpan.TicksPerMillisecond), TimeSpan.Zero);
 
     /// <summary>The working state of one decision.</summary>
     private sealed class Run(SagaDefinition definition, SagaInstance instance, DateTimeOffset now)
@@ -421,7 +429,7 @@ public static class SagaEngine
             }
 
             var before = instance.DeadlineAt;
-            instance.DeadlineAt = d.DeadlineAt;
+            instance.DeadlineAt = d.DeadlineAt is { } at ? WholeMilliseconds(at) : null;
             Record(HistoryTypes.DeadlineChanged, null, null,
                 $"{(before is { } b ? b.ToString("O", CultureInfo.InvariantCulture) : "none")} -> {(d.DeadlineAt is { } a ? a.ToString("O", CultureInfo.InvariantCulture) : "none")}: {d.Reason}", d.Actor);
         }

@@ -41,6 +41,7 @@ public static class ApiRegistration
         ArgumentNullException.ThrowIfNull(app);
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseSagasDashboard();
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseMiddleware<RequestSizeLimit>();

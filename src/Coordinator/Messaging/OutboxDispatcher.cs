@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using Sagas.Contracts;
 using Sagas.Coordinator.Hosting;
 using Sagas.Coordinator.Persistence;
+using Sagas.Participants.Transport;
 
 namespace Sagas.Coordinator.Messaging;
 
@@ -18,6 +19,7 @@ public sealed class OutboxDispatcher(
     SagasDbFactory dbFactory,
     IOptions<SagasOptions> options,
     TimeProvider clock,
+    TransportOptions transport,
     ILogger<OutboxDispatcher> logger) : BackgroundService, IOutboxSignal
 {
     private const int BatchSize = 200;
@@ -149,7 +151,7 @@ public sealed class OutboxDispatcher(
             return;
         }
 
-        var endpoint = await bus.GetSendEndpoint(new Uri($"queue:{record.Queue}"));
+        var endpoint = await bus.GetSendEndpoint(transport.AddressOf(record.Queue));
         await endpoint.Send(message, type, Stamp, ct);
     }
 }

@@ -78,6 +78,9 @@ public abstract class SagasDbContext(DbContextOptions options) : DbContext(optio
             e.HasIndex(x => new { x.Definition, x.CreatedAt, x.Id });
             e.HasIndex(x => new { x.BusinessKey, x.CreatedAt, x.Id });
             e.HasIndex(x => new { x.Tenant, x.CreatedAt, x.Id });
+
+            // A tenant-scoped key always filters by tenant, so "my failed sagas" needs both in one index.
+            e.HasIndex(x => new { x.Tenant, x.State, x.CreatedAt, x.Id });
         });
 
         modelBuilder.Entity<HistoryRecord>(e =>

@@ -27,9 +27,12 @@ public sealed class EmbeddedBackend : SagaBackend
 }
 
 /// <summary>Distributed infrastructure: PostgreSQL and RabbitMQ, each fixture on its own vhost and databases.</summary>
-public sealed class DistributedBackend : SagaBackend
+public class DistributedBackend : SagaBackend
 {
     public override string Name => "PostgreSQL + RabbitMQ";
+
+    /// <summary>Declare every receive queue as a quorum queue.</summary>
+    protected virtual bool QuorumQueues => Environment.GetEnvironmentVariable("SAGAS_TEST_QUORUM") == "1";
 
     public Uri? BrokerUri { get; private set; }
 
@@ -50,10 +53,19 @@ public sealed class DistributedBackend : SagaBackend
             ["ConnectionStrings:Sagas"] = CoordinatorConnectionString,
             ["Sagas:Transport:Kind"] = "RabbitMq",
             ["Sagas:Transport:RabbitMqUri"] = BrokerUri.ToString(),
+            ["Sagas:Transport:QuorumQueues"] = QuorumQueues ? "true" : "false",
             ["Samples:Provider"] = "Postgres",
             ["Samples:Inventory"] = samples.Inventory,
             ["Samples:Payments"] = samples.Payments,
             ["Samples:Shipping"] = samples.Shipping,
         };
     }
+}
+
+/// <summary>PostgreSQL + RabbitMQ with quorum queues (replicated; RabbitMQ runs them on a single node too).</summary>
+public sealed class QuorumBackend : DistributedBackend
+{
+    public override string Name => "PostgreSQL + RabbitMQ quorum queues";
+
+    protected override bool QuorumQueues => true;
 }

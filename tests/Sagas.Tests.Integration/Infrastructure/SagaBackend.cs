@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -21,6 +22,7 @@ namespace Sagas.Tests.Integration.Infrastructure;
 public abstract class SagaBackend : IAsyncLifetime
 {
     private CoordinatorFactory? _factory;
+    private bool _ready;
 
     public ScriptedParticipantFaults Faults { get; } = new();
 
@@ -62,6 +64,7 @@ public abstract class SagaBackend : IAsyncLifetime
             var ready = await Client.GetAsync(new Uri("/health/ready", UriKind.Relative));
             if (ready.IsSuccessStatusCode)
             {
+                _ready = true;
                 break;
             }
 
@@ -78,7 +81,76 @@ public abstract class SagaBackend : IAsyncLifetime
     {
         if (_factory is not null)
         {
-            await _factory.DisposeAsync();
+            try
+            {
+                await VerifyReplayAsync();
+            }
+            finally
+            {
+                await _factory.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>
+    /// The determinism check over every saga this fixture's tests left behind: replaying each saga's recorded
+    /// inputs through the Engine must reproduce its stored state and history exactly. Thrown from the fixture's
+    /// dispose, which xunit reports as an error of the test class. A saga still moving (a timer firing while we
+    /// read) can look different for a moment, so a difference counts only if it is still there after a pause.
+    /// </summary>
+    private async Task VerifyReplayAsync()
+    {
+        if (!_ready)
+        {
+            return;
+        }
+
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var replayer = Services.GetRequiredService<Sagas.Coordinator.Persistence.SagaReplayer>();
+        List<Guid> ids;
+        await using (var db = Services.GetRequiredService<Sagas.Coordinator.Persistence.SagasDbFactory>().Create())
+        {
+            ids = await Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.ToListAsync(db.Sagas.Select(s => s.Id));
+        }
+
+        var mismatches = new ConcurrentDictionary<Guid, IReadOnlyList<string>>();
+        var synthetic = 0;
+        await Parallel.ForEachAsync(ids, new ParallelOptions { MaxDegreeOfParallelism = 4 }, async (id, ct) =>
+        {
+            for (var attempt = 1; ; attempt++)
+            {
+                var differences = await replayer.VerifyAsync(id, ct);
+                if (differences is [var only] && only.EndsWith("has no recorded start", StringComparison.Ordinal))
+                {
+                    // Rows a test wrote straight into the table (search fixtures) have no inputs to replay.
+                    Interlocked.Increment(ref synthetic);
+                    return;
+                }
+
+                if (differences.Count == 0)
+                {
+                    mismatches.TryRemove(id, out _);
+                    return;
+                }
+
+                mismatches[id] = differences;
+                if (attempt == 3)
+                {
+                    return;
+                }
+
+                await Task.Delay(500, ct);
+            }
+        });
+
+        var line = $"{DateTime.UtcNow:O} replay check on {Name} ({GetType().Name}): {ids.Count} sagas ({synthetic} written directly, not replayable), {mismatches.Count} mismatches, {started.ElapsedMilliseconds} ms";
+        Console.WriteLine(line);
+        await File.AppendAllTextAsync(Path.Combine(Path.GetTempPath(), "sagas-replay-check.log"), line + Environment.NewLine);
+        if (!mismatches.IsEmpty)
+        {
+            throw new InvalidOperationException(
+                $"Replay check failed on {Name}: {mismatches.Count} of {ids.Count} sagas differ from a replay of their history:\n" +
+                string.Join("\n", mismatches.Take(20).Select(m => $"  {m.Key}: {string.Join("; ", m.Value)}")));
         }
     }
 

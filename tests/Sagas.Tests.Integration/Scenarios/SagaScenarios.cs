@@ -212,3 +212,18 @@ public sealed class EmbeddedSagaScenarios(EmbeddedBackend backend) : SagaScenari
 
 /// <summary>The scenarios on PostgreSQL and RabbitMQ.</summary>
 public sealed class DistributedSagaScenarios(DistributedBackend backend) : SagaScenarios<DistributedBackend>(backend), IClassFixture<DistributedBackend>;
+
+/// <summary>The scenarios on PostgreSQL and RabbitMQ with every receive queue a quorum queue.</summary>
+public sealed class QuorumSagaScenarios(QuorumBackend backend) : SagaScenarios<QuorumBackend>(backend), IClassFixture<QuorumBackend>
+{
+    [Fact]
+    public async Task Queues_QuorumQueuesSwitchedOn_EveryReceiveQueueIsQuorum()
+    {
+        var (code, output) = await RabbitCtl.RunAsync("list_queues", "-p", Uri.UnescapeDataString(Backend.BrokerUri!.AbsolutePath.TrimStart('/')), "name", "type");
+        Assert.Equal(0, code);
+        foreach (var queue in new[] { "sagas-coordinator", "inventory", "payments", "shipping" })
+        {
+            Assert.Matches($@"(?m)^{queue}\s+quorum\s*$", output);
+        }
+    }
+}

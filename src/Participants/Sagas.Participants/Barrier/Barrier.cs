@@ -23,6 +23,27 @@ internal static class Barrier<TDb>
         await using var tx = await db.Database.BeginTransactionAsync(ct);
 
         var existing = await FindAsync(db, message.SagaId, message.Step, BarrierOps.Action, ct);
+        if (existing is { Outcome: BarrierOutcomes.Accepted })
+        {
+            // The work is still running: do not start it twice; remember the newer attempt so the final reply counts.
+            var work = AcceptedWork.FromRow(existing);
+            if (message.Attempt > work.Attempt)
+            {
+                work = work with { Attempt = message.Attempt };
+                var updated = await db.Barrier
+                    .Where(b => b.SagaId == message.SagaId && b.Step == message.Step && b.Op == BarrierOps.Action && b.Outcome == BarrierOutcomes.Accepted)
+                    .ExecuteUpdateAsync(u => u.SetProperty(b => b.Output, work.ToJson()), ct);
+                if (updated == 0)
+                {
+                    throw new BarrierConflictException($"Accepted work of saga {message.SagaId} step {message.Step} was finished or compensated meanwhile.");
+                }
+
+                await tx.CommitAsync(ct);
+            }
+
+            return new StepHeartbeat(message.SagaId, message.Step, message.Attempt, work.ExtendBy);
+        }
+
         if (existing is not null)
         {
             return ReplyFrom(existing, message);
@@ -56,6 +77,14 @@ internal static class Barrier<TDb>
                 await tx.CommitAsync(ct);
                 return ReplyFrom(row, message);
 
+            case StepOutcome.Accepted:
+                // The handler's writes so far (a job row, a hold) commit with the acceptance; the outcome comes later.
+                row.Outcome = BarrierOutcomes.Accepted;
+                row.Output = new AcceptedWork(message.Attempt, result.ExtendBy).ToJson();
+                await db.SaveChangesAsync(ct);
+                await tx.CommitAsync(ct);
+                return new StepHeartbeat(message.SagaId, message.Step, message.Attempt, result.ExtendBy);
+
             default:
                 await tx.RollbackAsync(ct);
                 return new StepFailed(message.SagaId, message.Step, message.Attempt, true, result.Reason!, result.RetryAfter);
@@ -88,7 +117,20 @@ internal static class Barrier<TDb>
             return compensated;
         }
 
-        if (action.Outcome != BarrierOutcomes.Succeeded)
+        if (action.Outcome == BarrierOutcomes.Accepted)
+        {
+            // Accepted work still pending: the compensation wins. The action becomes refused (so a late
+            // StepReporter.CompleteAsync commits nothing) and the handler's compensation undoes what the
+            // acceptance wrote. The conditional update decides the race with a concurrent completion.
+            var claimed = await db.Barrier
+                .Where(b => b.SagaId == message.SagaId && b.Step == message.Step && b.Op == BarrierOps.Action && b.Outcome == BarrierOutcomes.Accepted)
+                .ExecuteUpdateAsync(u => u.SetProperty(b => b.Outcome, BarrierOutcomes.Refused).SetProperty(b => b.Reason, StepDispatcher<TDb>.CompensatedWhileAcceptedReason), ct);
+            if (claimed == 0)
+            {
+                throw new BarrierConflictException($"Accepted work of saga {message.SagaId} step {message.Step} was reported meanwhile.");
+            }
+        }
+        else if (action.Outcome != BarrierOutcomes.Succeeded)
         {
             db.Barrier.Add(NewRow(message.SagaId, message.Step, BarrierOps.Compensation, BarrierOutcomes.NothingToUndo));
             await ClaimAsync(db, ct);
@@ -119,7 +161,7 @@ internal static class Barrier<TDb>
     {
         BarrierOutcomes.Succeeded => new StepSucceeded(message.SagaId, message.Step, message.Attempt, ParseOutput(row.Output)),
         BarrierOutcomes.Failed => new StepFailed(message.SagaId, message.Step, message.Attempt, false, row.Reason ?? "failed"),
-        BarrierOutcomes.Refused => new StepFailed(message.SagaId, message.Step, message.Attempt, false, StepDispatcher<TDb>.RefusedReason),
+        BarrierOutcomes.Refused => new StepFailed(message.SagaId, message.Step, message.Attempt, false, row.Reason ?? StepDispatcher<TDb>.RefusedReason),
 
         // A pending row is never committed; seeing one means a torn read, so take a fresh look.
         _ => throw new BarrierConflictException($"Barrier row for saga {message.SagaId} step {message.Step} has outcome '{row.Outcome}'."),

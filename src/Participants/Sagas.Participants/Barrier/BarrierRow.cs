@@ -15,7 +15,7 @@ public sealed class BarrierRow
 
     public string? Reason { get; set; }
 
-    /// <summary>The action's output as JSON text, replayed verbatim to duplicates.</summary>
+    /// <summary>The action's output as JSON text, replayed verbatim to duplicates; for an accepted action, its <see cref="AcceptedWork"/>.</summary>
     public string? Output { get; set; }
 
     public DateTimeOffset CreatedAt { get; set; }
@@ -32,6 +32,12 @@ public static class BarrierOutcomes
     /// <summary>Never committed: the row exists only while its transaction runs.</summary>
     public const string Pending = "pending";
     public const string Succeeded = "succeeded";
+
+    /// <summary>
+    /// Long work accepted, outcome not yet reported. <see cref="BarrierRow.Output"/> then holds the acceptance
+    /// (<see cref="AcceptedWork"/>: the latest attempt seen and the heartbeat extension), replaced by the real output on success.
+    /// </summary>
+    public const string Accepted = "accepted";
     public const string Failed = "failed";
 
     /// <summary>Action row written by a compensation that came first: the late action must not run.</summary>

@@ -18,12 +18,15 @@ public sealed class StepDispatcher<TDb>(
 {
     public const string RefusedReason = "refused: compensated before the action ran";
 
+    /// <summary>Reason kept on an accepted action whose compensation came before its outcome was reported.</summary>
+    public const string CompensatedWhileAcceptedReason = "refused: compensated while the accepted work was still running";
+
     public string Participant => registration.Name;
 
     public async Task<object?> ExecuteAsync(ExecuteStep message, CancellationToken cancellationToken)
     {
         Validate(message.SagaId, message.Step, message.Action);
-        var decision = await faults.BeforeAsync(new FaultContext(Participant, message.SagaId, message.Step, message.Action, message.Attempt, false), cancellationToken);
+        var decision = await faults.BeforeAsync(new FaultContext(Participant, message.SagaId, message.Step, message.Action, message.Attempt, false, message.Data), cancellationToken);
         switch (decision.Kind)
         {
             case FaultKind.Drop:
@@ -58,7 +61,7 @@ public sealed class StepDispatcher<TDb>(
     public async Task<object?> CompensateAsync(CompensateStep message, CancellationToken cancellationToken)
     {
         Validate(message.SagaId, message.Step, message.Compensation);
-        var decision = await faults.BeforeAsync(new FaultContext(Participant, message.SagaId, message.Step, message.Compensation, message.Attempt, true), cancellationToken);
+        var decision = await faults.BeforeAsync(new FaultContext(Participant, message.SagaId, message.Step, message.Compensation, message.Attempt, true, message.Data), cancellationToken);
         switch (decision.Kind)
         {
             case FaultKind.Drop:

@@ -9,8 +9,8 @@ public interface IParticipantFaults
     ValueTask<FaultDecision> BeforeAsync(FaultContext context, CancellationToken cancellationToken);
 }
 
-/// <summary>The delivery a fault decision is taken for. <see cref="Name"/> is the action or compensation name.</summary>
-public sealed record FaultContext(string Participant, Guid SagaId, string Step, string Name, int Attempt, bool IsCompensation);
+/// <summary>The delivery a fault decision is taken for. <see cref="Name"/> is the action or compensation name; <see cref="Data"/> the command's saga data.</summary>
+public sealed record FaultContext(string Participant, Guid SagaId, string Step, string Name, int Attempt, bool IsCompensation, System.Text.Json.JsonElement? Data = null);
 
 public enum FaultKind
 {

@@ -32,6 +32,17 @@ public sealed class ScriptedParticipantFaults : IParticipantFaults
     public ScriptedParticipantFaults FailCompensation(Func<FaultContext, bool> match, bool retryable, int times = int.MaxValue, string reason = "injected compensation failure") =>
         Add(f => f.IsCompensation && match(f), times, _ => FaultDecision.FailCompensation(retryable, reason));
 
+    /// <summary>Lets matching deliveries through unchanged after showing them to <paramref name="observe"/> (e.g. to record the data a step saw).</summary>
+    public ScriptedParticipantFaults Observe(Func<FaultContext, bool> match, Action<FaultContext> observe)
+    {
+        ArgumentNullException.ThrowIfNull(observe);
+        return Add(match, int.MaxValue, f =>
+        {
+            observe(f);
+            return FaultDecision.None;
+        });
+    }
+
     public ScriptedParticipantFaults Add(Func<FaultContext, bool> match, int times, Func<FaultContext, FaultDecision> decide)
     {
         ArgumentNullException.ThrowIfNull(match);

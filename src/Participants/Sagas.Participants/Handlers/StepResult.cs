@@ -7,17 +7,24 @@ public enum StepOutcome
     Succeeded,
     BusinessFailure,
     RetryableFailure,
+
+    /// <summary>Long work: accepted now, the outcome is reported later through <see cref="StepReporter{TDb}"/>.</summary>
+    Accepted,
 }
 
-/// <summary>How an action ended. A business failure is final (its barrier row is kept); a retryable one leaves no trace.</summary>
+/// <summary>
+/// How an action ended. A business failure is final (its barrier row is kept); a retryable one leaves no trace;
+/// an accepted one commits the handler's writes with an <c>accepted</c> barrier row and answers with a heartbeat.
+/// </summary>
 public sealed record StepResult
 {
-    private StepResult(StepOutcome outcome, JsonElement? output, string? reason, TimeSpan? retryAfter)
+    private StepResult(StepOutcome outcome, JsonElement? output, string? reason, TimeSpan? retryAfter, TimeSpan? extendBy = null)
     {
         Outcome = outcome;
         Output = output;
         Reason = reason;
         RetryAfter = retryAfter;
+        ExtendBy = extendBy;
     }
 
     public StepOutcome Outcome { get; }
@@ -28,6 +35,9 @@ public sealed record StepResult
 
     public TimeSpan? RetryAfter { get; }
 
+    /// <summary>For <see cref="StepOutcome.Accepted"/>: how far each heartbeat moves the coordinator's timeout (null: the step's timeout).</summary>
+    public TimeSpan? ExtendBy { get; }
+
     public static StepResult Succeeded(JsonElement? output = null) => new(StepOutcome.Succeeded, output, null, null);
 
     public static StepResult SucceededWith<T>(T output) => Succeeded((JsonElement?)JsonSerializer.SerializeToElement(output, ParticipantJson.Options));
@@ -35,6 +45,16 @@ public sealed record StepResult
     public static StepResult BusinessFailure(string reason) => new(StepOutcome.BusinessFailure, null, Require(reason), null);
 
     public static StepResult RetryableFailure(string reason, TimeSpan? retryAfter = null) => new(StepOutcome.RetryableFailure, null, Require(reason), retryAfter);
+
+    /// <summary>
+    /// "Accepted, will report later": the handler's writes so far (e.g. a job row) commit with an <c>accepted</c>
+    /// barrier row, the coordinator gets a <c>StepHeartbeat</c>, and the outcome follows through
+    /// <see cref="StepReporter{TDb}.CompleteAsync"/>. Duplicates of the command do not run the handler again.
+    /// </summary>
+    public static StepResult Accepted(TimeSpan? extendBy = null) =>
+        extendBy is { } e && e <= TimeSpan.Zero
+            ? throw new ArgumentOutOfRangeException(nameof(extendBy), "extendBy must be more than zero.")
+            : new(StepOutcome.Accepted, null, null, null, extendBy);
 
     private static string Require(string reason) =>
         string.IsNullOrWhiteSpace(reason) ? throw new ArgumentException("A failure needs a reason.", nameof(reason)) : reason;

@@ -17,7 +17,9 @@ public sealed class ParticipantReplyOptions
     public const string Section = "Sagas:Participants:Reply";
 
     /// <summary>The coordinator's queue.</summary>
-    public Uri ReplyAddress { get; set; } = new("queue:" + Contracts.Endpoints.Coordinator);
+    public Uri ReplyAddress { get; set; } = DefaultReplyAddress;
+
+    internal static readonly Uri DefaultReplyAddress = new("queue:" + Contracts.Endpoints.Coordinator);
 
     /// <summary>Test hook: send every reply twice with the same MessageId, to prove the coordinator's inbox.</summary>
     public bool SendEveryReplyTwice { get; set; }

@@ -32,13 +32,16 @@ public static class ParticipantServiceCollectionExtensions
         }
 
         services.AddDbContext<TDb>(configureDb);
-        services.TryAddSingleton<IParticipantFaults, NoParticipantFaults>();
+        services.AddOptions<ParticipantFaultOptions>().BindConfiguration(ParticipantFaultOptions.Section);
+        services.TryAddSingleton<IParticipantFaults>(ParticipantFaultOptions.Create);
         services.AddOptions<ParticipantReplyOptions>().BindConfiguration(ParticipantReplyOptions.Section);
 
         var builder = new ParticipantBuilder<TDb>(services, name);
         configure(builder);
         services.AddSingleton(builder.Build);
         services.AddSingleton<StepDispatcher<TDb>>();
+        services.TryAddSingleton<IStepReplySender, BusStepReplySender>();
+        services.AddSingleton<StepReporter<TDb>>();
         services.AddHostedService<ParticipantInitializer<TDb>>();
         services.AddSingleton(new ParticipantDescriptor(name, typeof(TDb), bus => bus.AddSagaParticipantConsumer<TDb>(name)));
         return services;

@@ -19,6 +19,13 @@ public sealed class TransportOptions
 
     /// <summary>Messages processed at once per receive endpoint.</summary>
     public int ConcurrentMessageLimit { get; set; } = 16;
+
+    /// <summary>
+    /// Where to send a message for <paramref name="queue"/>. Normally the queue itself (declared on first send, so
+    /// nothing is lost before its consumer starts). With quorum queues the send goes to the endpoint's fanout
+    /// exchange instead: declaring the queue from the sending side would clash with its quorum arguments.
+    /// </summary>
+    public Uri AddressOf(string queue) => new(QuorumQueues && Kind == TransportKind.RabbitMq ? $"exchange:{queue}" : $"queue:{queue}");
 }
 
 public enum TransportKind

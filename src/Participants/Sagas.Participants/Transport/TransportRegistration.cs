@@ -1,4 +1,6 @@
 using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Sagas.Participants.Transport;
 
@@ -12,6 +14,14 @@ public static class TransportRegistration
     {
         ArgumentNullException.ThrowIfNull(bus);
         ArgumentNullException.ThrowIfNull(options);
+        bus.TryAddSingleton(options);
+        bus.PostConfigure<ParticipantReplyOptions>(reply =>
+        {
+            if (reply.ReplyAddress == ParticipantReplyOptions.DefaultReplyAddress)
+            {
+                reply.ReplyAddress = options.AddressOf(Contracts.Endpoints.Coordinator);
+            }
+        });
 
         switch (options.Kind)
         {
@@ -25,6 +35,18 @@ public static class TransportRegistration
                 });
                 break;
             case TransportKind.RabbitMq:
+                if (options.QuorumQueues)
+                {
+                    // Per receive endpoint: the bus's own temporary queue cannot be a quorum queue.
+                    bus.AddConfigureEndpointsCallback((_, _, endpoint) =>
+                    {
+                        if (endpoint is IRabbitMqReceiveEndpointConfigurator rabbit)
+                        {
+                            rabbit.SetQuorumQueue();
+                        }
+                    });
+                }
+
                 bus.UsingRabbitMq((context, cfg) =>
                 {
                     cfg.Host(options.RabbitMqUri, h =>
@@ -35,11 +57,6 @@ public static class TransportRegistration
                     });
                     cfg.PrefetchCount = options.PrefetchCount;
                     cfg.ConcurrentMessageLimit = options.ConcurrentMessageLimit;
-                    if (options.QuorumQueues)
-                    {
-                        cfg.SetQuorumQueue();
-                    }
-
                     configure?.Invoke(context, cfg);
                     cfg.ConfigureEndpoints(context);
                 });

@@ -113,6 +113,8 @@ namespace Sagas.Coordinator.Persistence.Migrations.Postgres
 
                     b.HasIndex("Tenant", "CreatedAt", "Id");
 
+                    b.HasIndex("Tenant", "State", "CreatedAt", "Id");
+
                     b.ToTable("sagas", (string)null);
                 });
 

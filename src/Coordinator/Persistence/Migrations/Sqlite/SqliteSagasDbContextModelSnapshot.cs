@@ -108,6 +108,8 @@ namespace Sagas.Coordinator.Persistence.Migrations.Sqlite
 
                     b.HasIndex("Tenant", "CreatedAt", "Id");
 
+                    b.HasIndex("Tenant", "State", "CreatedAt", "Id");
+
                     b.ToTable("sagas", (string)null);
                 });
 
