@@ -191,6 +191,87 @@ public abstract class OperatorScenarios<TBackend>(TBackend backend)
         Assert.Equal("fraud check failed", entry.Detail);
     }
 
+    [Fact]
+    public async Task Cancel_PausedSaga_UnpausesAndCompensatesEndsCancelled()
+    {
+        var order = await Backend.NewOrderAsync(stock: 50, balance: 500m, amount: 25m, quantity: 2);
+        var (id, release) = await StartHeldAtChargeAsync(order);
+        Assert.Equal(HttpStatusCode.OK, (await PostAsync(id, "pause", new { reason = "hold everything" })).StatusCode);
+
+        Assert.Equal(HttpStatusCode.OK, (await PostAsync(id, "cancel", new { reason = "order withdrawn while paused" })).StatusCode);
+        await Backend.WaitForStateAsync(id, "Cancelled");
+        release.SetResult();
+
+        await AssertLedgerUntouchedAsync(order, 50, 500m);
+        AssertAudited(await Backend.GetHistoryAsync(id), HistoryTypes.CancelRequested, "order withdrawn while paused");
+    }
+
+    [Fact]
+    public async Task PauseResume_CompensatingSaga_RollbackWaitsThenFinishes()
+    {
+        var order = await Backend.NewOrderAsync(country: "AQ", stock: 50, balance: 500m, amount: 25m, quantity: 2);
+        var id = Guid.NewGuid();
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Backend.Faults.Hold(f => f.SagaId == id && f.Step == Charge && f.IsCompensation, release.Task);
+        await Backend.StartAsync(TestDefinitions.Shipped, order, id);
+        await Backend.WaitForStateAsync(id, "Compensating");
+
+        Assert.Equal(HttpStatusCode.OK, (await PostAsync(id, "pause", new { reason = "check the refund first" })).StatusCode);
+        release.SetResult();
+        await WaitForHistoryAsync(id, h => h.Type == HistoryTypes.ReplyDeferred && h.Step == Charge);
+        Assert.DoesNotContain(await Backend.GetHistoryAsync(id), h => h.Type == HistoryTypes.CompensationCommandSent && h.Step == Reserve);
+
+        Assert.Equal(HttpStatusCode.OK, (await PostAsync(id, "resume", new { reason = "refund verified" })).StatusCode);
+        await Backend.WaitForStateAsync(id, "Compensated");
+        await AssertLedgerUntouchedAsync(order, 50, 500m);
+        AssertAudited(await Backend.GetHistoryAsync(id), HistoryTypes.SagaPaused, "check the refund first");
+    }
+
+    [Fact]
+    public async Task Retry_ScheduledRetry_SentAtOnceInsteadOfWaitingForBackoff()
+    {
+        var order = await Backend.NewOrderAsync(stock: 50, balance: 500m, amount: 25m, quantity: 2);
+        var id = Guid.NewGuid();
+        // A 5-minute retry-after (capped by the policy at 5 s for order-fulfilment) keeps the step waiting; the operator does not wait.
+        Backend.Faults.FailActionAttempts(f => f.SagaId == id && f.Step == Charge, firstAttempts: 1, retryAfter: TimeSpan.FromMinutes(5), reason: "rate limited");
+        await Backend.StartAsync(TestDefinitions.Shipped, order, id);
+        await WaitForHistoryAsync(id, h => h.Type == HistoryTypes.StepRetryScheduled && h.Step == Charge);
+
+        var response = await PostAsync(id, "retry", new { reason = "limit lifted", step = Charge });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var saga = await Backend.WaitForStateAsync(id, "Completed");
+
+        Assert.Equal(475m, await Backend.Ledger.GetBalanceAsync(order.CustomerId));
+        Assert.Equal(2, saga.GetProperty("steps").EnumerateArray().First(s => s.GetProperty("name").GetString() == Charge).GetProperty("attempts").GetInt32());
+        var history = await Backend.GetHistoryAsync(id);
+        AssertAudited(history, HistoryTypes.RetryRequested, "limit lifted");
+
+        // Attempt 2 went out with the operator's retry, well before the 5 s back-off would have sent it.
+        var scheduled = history.First(h => h.Type == HistoryTypes.StepRetryScheduled && h.Step == Charge).Time;
+        var second = history.First(h => h.Type == HistoryTypes.StepCommandSent && h.Step == Charge && h.Attempt == 2);
+        Assert.Equal(history.First(h => h.Type == HistoryTypes.RetryRequested).Time, second.Time);
+        Assert.True(second.Time - scheduled < TimeSpan.FromSeconds(4), $"attempt 2 sent {(second.Time - scheduled).TotalSeconds:0.0} s after the retry was scheduled");
+    }
+
+    [Fact]
+    public async Task SkipCompensation_InDoubtWhileCompensating_RollbackGoesOnToCompensated()
+    {
+        var order = await Backend.NewOrderAsync(country: "AQ", stock: 50, balance: 500m, amount: 25m, quantity: 2);
+        var id = Guid.NewGuid();
+        // The refund never answers: it is in doubt until a person decides.
+        Backend.Faults.Drop(f => f.SagaId == id && f.Step == Charge && f.IsCompensation);
+        await Backend.StartAsync(TestDefinitions.Shipped, order, id);
+        await WaitForHistoryAsync(id, h => h.Type == HistoryTypes.CompensationCommandSent && h.Step == Charge);
+
+        var response = await PostAsync(id, $"compensations/{Charge}/skip", new { reason = "refund confirmed with the bank by phone" });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        await Backend.WaitForStateAsync(id, "Compensated");
+
+        Assert.Equal(50, await Backend.Ledger.GetStockAsync(order.Sku));
+        Assert.Equal(475m, await Backend.Ledger.GetBalanceAsync(order.CustomerId));
+        AssertAudited(await Backend.GetHistoryAsync(id), HistoryTypes.CompensationSkipped, "refund confirmed with the bank by phone");
+    }
+
     /// <summary>Starts a saga whose charge-payment action is held inside the participant, so the saga stays Running.</summary>
     private async Task<(Guid Id, TaskCompletionSource Release)> StartHeldAtChargeAsync(Order order)
     {
