@@ -1,5 +1,6 @@
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -32,9 +33,9 @@ public static class ParticipantServiceCollectionExtensions
         }
 
         services.AddDbContext<TDb>(configureDb);
-        services.AddOptions<ParticipantFaultOptions>().BindConfiguration(ParticipantFaultOptions.Section);
+        services.AddOptions<ParticipantFaultOptions>().Configure<IServiceProvider>((o, sp) => BindIfConfigured(sp, ParticipantFaultOptions.Section, o));
         services.TryAddSingleton<IParticipantFaults>(ParticipantFaultOptions.Create);
-        services.AddOptions<ParticipantReplyOptions>().BindConfiguration(ParticipantReplyOptions.Section);
+        services.AddOptions<ParticipantReplyOptions>().Configure<IServiceProvider>((o, sp) => BindIfConfigured(sp, ParticipantReplyOptions.Section, o));
 
         var builder = new ParticipantBuilder<TDb>(services, name);
         configure(builder);
@@ -74,4 +75,8 @@ public static class ParticipantServiceCollectionExtensions
         });
         return bus;
     }
+
+    /// <summary>Binds a section when the host has configuration; a bare container (tests, tools) keeps the defaults.</summary>
+    private static void BindIfConfigured(IServiceProvider services, string section, object options) =>
+        services.GetService<IConfiguration>()?.GetSection(section).Bind(options);
 }
