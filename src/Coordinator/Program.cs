@@ -1,4 +1,6 @@
 using Sagas.Coordinator.Hosting;
+using Sagas.Coordinator.Retention;
+using Sagas.Coordinator.Telemetry;
 
 if (args.Length > 0 && args[0] == "migrate")
 {
@@ -9,6 +11,8 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddSagasPersistence();
 builder.AddSagasMessaging();
 builder.AddSagasApi();
+builder.AddSagasTelemetry();
+builder.AddSagasRetention();
 
 var app = builder.Build();
 app.MapSagasApi();

@@ -5,6 +5,7 @@ using Scalar.AspNetCore;
 using Sagas.Coordinator.Api;
 using Sagas.Coordinator.Api.Auth;
 using Sagas.Coordinator.Persistence;
+using Sagas.Coordinator.Telemetry;
 
 namespace Sagas.Coordinator.Hosting;
 
@@ -59,6 +60,7 @@ public static class ApiRegistration
         app.MapReplayRoutes();
         app.MapCompensationRoutes();
         app.MapDefinitionRoutes();
+        app.MapSagasTelemetry();
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false }).AllowAnonymous();
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") }).AllowAnonymous();
         return app;

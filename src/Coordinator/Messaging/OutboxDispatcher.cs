@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using Sagas.Contracts;
 using Sagas.Coordinator.Hosting;
 using Sagas.Coordinator.Persistence;
+using Sagas.Coordinator.Telemetry;
 using Sagas.Participants.Transport;
 
 namespace Sagas.Coordinator.Messaging;
@@ -139,6 +140,7 @@ public sealed class OutboxDispatcher(
     {
         var message = MessageTypes.Deserialize(record.MessageType, record.Body);
         var type = message.GetType();
+        using var activity = SagasDiagnostics.StartSend(record.SagaId, message);
         void Stamp(SendContext context)
         {
             context.MessageId = record.MessageId;

@@ -3,6 +3,7 @@ using Sagas.Contracts.Definitions;
 using Sagas.Coordinator.Definitions;
 using Sagas.Coordinator.Engine;
 using Sagas.Coordinator.Messaging;
+using Sagas.Coordinator.Telemetry;
 
 namespace Sagas.Coordinator.Persistence;
 
@@ -31,6 +32,8 @@ public sealed class SagaProcessor(
             return new StartResult(StartOutcome.UnknownDefinition, command.SagaId, $"definition '{which}' is not registered");
         }
 
+        using var scope = SagasDiagnostics.BeginSagaScope(logger, command.SagaId, null);
+        using var activity = SagasDiagnostics.StartSaga(command.SagaId, definition.Name);
         using var held = await locks.AcquireAsync(command.SagaId, ct);
         for (var attempt = 1; ; attempt++)
         {
@@ -57,6 +60,8 @@ public sealed class SagaProcessor(
 
     private async Task<HandleResult> ProcessAsync(Guid sagaId, Guid? messageId, SagaEvent evt, CancellationToken ct)
     {
+        using var scope = SagasDiagnostics.BeginSagaScope(logger, sagaId, SagasDiagnostics.StepOf(evt).Step);
+        using var activity = SagasDiagnostics.StartHandle(sagaId, evt);
         using var held = await locks.AcquireAsync(sagaId, ct);
         for (var attempt = 1; ; attempt++)
         {
@@ -95,6 +100,7 @@ public sealed class SagaProcessor(
         RecordEvent(db, decision.Instance, now, SagaEventCodec.Encode(request));
         await db.SaveChangesAsync(ct);
         await tx.CommitAsync(ct);
+        SagasDiagnostics.RecordStarted(definition.Name);
         outbox.Enqueue(rows);
         return new StartResult(StartOutcome.Started, command.SagaId, null);
     }
@@ -116,6 +122,7 @@ public sealed class SagaProcessor(
 
         var definition = await definitions.GetAsync(saga.Definition, saga.Version, ct);
         var now = clock.GetUtcNow();
+        var before = SagasDiagnostics.Snapshot(saga);
         var decision = SagaEngine.Handle(definition, saga, evt, now);
         if (decision.Rejection is { } rejection)
         {
@@ -140,6 +147,7 @@ public sealed class SagaProcessor(
         await SyncCompensationsAsync(db, decision.Instance, ct);
         await db.SaveChangesAsync(ct);
         await tx.CommitAsync(ct);
+        SagasDiagnostics.RecordTransition(before, decision.Instance);
         outbox.Enqueue(rows);
         return new HandleResult(decision.Changed ? HandleOutcome.Applied : HandleOutcome.NoChange, Note: decision.Note);
     }

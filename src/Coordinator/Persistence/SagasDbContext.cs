@@ -99,6 +99,9 @@ public abstract class SagasDbContext(DbContextOptions options) : DbContext(optio
             e.ToTable("inbox");
             e.HasKey(x => x.MessageId);
             e.HasIndex(x => x.ReceivedAt);
+
+            // Retention deletes a finished saga's inbox rows by saga id.
+            e.HasIndex(x => x.SagaId);
         });
 
         modelBuilder.Entity<OutboxRecord>(e =>

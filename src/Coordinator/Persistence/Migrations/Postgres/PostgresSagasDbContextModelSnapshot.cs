@@ -287,6 +287,8 @@ namespace Sagas.Coordinator.Persistence.Migrations.Postgres
 
                     b.HasIndex("ReceivedAt");
 
+                    b.HasIndex("SagaId");
+
                     b.ToTable("inbox", (string)null);
                 });
 

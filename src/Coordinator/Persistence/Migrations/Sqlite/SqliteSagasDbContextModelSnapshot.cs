@@ -280,6 +280,8 @@ namespace Sagas.Coordinator.Persistence.Migrations.Sqlite
 
                     b.HasIndex("ReceivedAt");
 
+                    b.HasIndex("SagaId");
+
                     b.ToTable("inbox", (string)null);
                 });
 
