@@ -1,7 +1,6 @@
-using System.Data.Common;
-using System.Net.Sockets;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
+using Sagas.Coordinator.Persistence;
 
 namespace Sagas.Coordinator.Api;
 
@@ -36,16 +35,5 @@ public sealed class DatabaseUnavailableHandler(IProblemDetailsService problems, 
         });
     }
 
-    private static bool IsUnavailable(Exception? exception)
-    {
-        for (var e = exception; e is not null; e = e.InnerException)
-        {
-            if (e is DbException or TimeoutException or SocketException)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
+    private static bool IsUnavailable(Exception? exception) => TransientDatabaseErrors.IsTransient(exception);
 }

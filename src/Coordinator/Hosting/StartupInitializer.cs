@@ -1,5 +1,3 @@
-using System.Data.Common;
-using System.Net.Sockets;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Polly;
@@ -29,7 +27,7 @@ public sealed class StartupInitializer(
                 MaxDelay = TimeSpan.FromSeconds(5),
                 UseJitter = true,
                 // Only trouble reaching the database is worth waiting for; a model or migration error is final.
-                ShouldHandle = new PredicateBuilder().Handle<DbException>().Handle<TimeoutException>().Handle<SocketException>(),
+                ShouldHandle = new PredicateBuilder().Handle<Exception>(TransientDatabaseErrors.IsTransient),
                 OnRetry = args =>
                 {
                     logger.LogWarning(args.Outcome.Exception, "Database not ready (attempt {Attempt}); waiting", args.AttemptNumber + 1);
@@ -38,8 +36,14 @@ public sealed class StartupInitializer(
             })
             .Build();
 
-        await waitForDatabase.ExecuteAsync(async ct => await MigrateAsync(ct), cancellationToken);
-        await DefinitionLoader.LoadAsync(registry, sagas.Value, logger, cancellationToken);
+        // Registering the definitions talks to the database too: a connection cut there must not kill the start.
+        await waitForDatabase.ExecuteAsync(
+            async ct =>
+            {
+                await MigrateAsync(ct);
+                await DefinitionLoader.LoadAsync(registry, sagas.Value, logger, ct);
+            },
+            cancellationToken);
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

@@ -46,3 +46,17 @@ public sealed class DatabaseUnavailableHandlerTests
         return (handler, context, body);
     }
 }
+
+/// <summary>Regression (found by the long chaos run): a connection cut during start-up, wrapped by EF Core, killed the coordinator.</summary>
+public sealed class TransientDatabaseErrorsTests
+{
+    [Fact]
+    public void IsTransient_ProviderErrorWrappedByEfCore_True() =>
+        Assert.True(Sagas.Coordinator.Persistence.TransientDatabaseErrors.IsTransient(
+            new InvalidOperationException("An exception has been raised that is likely due to a transient failure.", new SqliteException("terminating connection", 57))));
+
+    [Fact]
+    public void IsTransient_ModelOrMigrationError_False() =>
+        Assert.False(Sagas.Coordinator.Persistence.TransientDatabaseErrors.IsTransient(
+            new InvalidOperationException("The model for context 'PostgresSagasDbContext' has pending changes.")));
+}
