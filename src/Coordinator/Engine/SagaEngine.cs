@@ -93,6 +93,17 @@ public static class SagaEngine
 
     private static readonly JsonSerializerOptions ReplyJson = new(JsonSerializerDefaults.Web);
 
+    /// <summary>The step and attempt a participant reply answers.</summary>
+    private static (string? Step, int Attempt) ReplyKey(object message) => message switch
+    {
+        StepSucceeded m => (m.Step, m.Attempt),
+        StepFailed m => (m.Step, m.Attempt),
+        StepCompensated m => (m.Step, m.Attempt),
+        CompensationFailed m => (m.Step, m.Attempt),
+        StepHeartbeat m => (m.Step, m.Attempt),
+        _ => (null, 0),
+    };
+
     /// <summary>
     /// Times the Engine stores in a column and reads back (the deadline) are kept to whole milliseconds, which every
     /// provider stores exactly (SQLite keeps 0.1 ms, PostgreSQL 1 µs): otherwise a replay of the inputs would see a
@@ -134,15 +145,7 @@ public static class SagaEngine
 
         public bool AnswersCommandInFlight(object message)
         {
-            var (name, attempt) = message switch
-            {
-                StepSucceeded m => (m.Step, m.Attempt),
-                StepFailed m => (m.Step, m.Attempt),
-                StepCompensated m => (m.Step, m.Attempt),
-                CompensationFailed m => (m.Step, m.Attempt),
-                StepHeartbeat m => (m.Step, m.Attempt),
-                _ => ((string?)null, 0),
-            };
+            var (name, attempt) = ReplyKey(message);
             var step = name is null ? null : instance.FindStep(name);
             return step is not null && message switch
             {
@@ -157,15 +160,7 @@ public static class SagaEngine
         /// <summary>Paused: keep the reply, apply it on resume.</summary>
         public void Defer(object message)
         {
-            var (step, attempt) = message switch
-            {
-                StepSucceeded m => (m.Step, m.Attempt),
-                StepFailed m => (m.Step, m.Attempt),
-                StepCompensated m => (m.Step, m.Attempt),
-                CompensationFailed m => (m.Step, m.Attempt),
-                StepHeartbeat m => (m.Step, m.Attempt),
-                _ => ((string?)null, 0),
-            };
+            var (step, attempt) = ReplyKey(message);
             instance.Deferred.Add(new DeferredReply(message.GetType().Name, JsonSerializer.Serialize(message, message.GetType(), ReplyJson), now));
             Record(HistoryTypes.ReplyDeferred, step, attempt, $"{message.GetType().Name} kept until the saga is resumed");
         }
