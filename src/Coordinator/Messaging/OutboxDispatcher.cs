@@ -138,7 +138,7 @@ public sealed class OutboxDispatcher(
 
     private async Task SendAsync(OutboxRecord record, CancellationToken ct)
     {
-        var message = MessageTypes.Deserialize(record.MessageType, record.Body);
+        var message = record.Message ?? MessageTypes.Deserialize(record.MessageType, record.Body);
         var type = message.GetType();
         using var activity = SagasDiagnostics.StartSend(record.SagaId, message);
         void Stamp(SendContext context)

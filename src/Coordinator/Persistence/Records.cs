@@ -49,6 +49,10 @@ public sealed class OutboxRecord
     public string Body { get; set; } = "";
 
     public DateTimeOffset CreatedAt { get; set; }
+
+    /// <summary>The message itself while it is still in memory after the commit, so the immediate send need not read
+    /// <see cref="Body"/> back; null for rows the sweeper loads from the database. Not stored.</summary>
+    public object? Message { get; set; }
 }
 
 /// <summary>A registered definition version. Versions are immutable once stored.</summary>

@@ -122,7 +122,6 @@ public sealed class SagaProcessor(
 
         var definition = await definitions.GetAsync(saga.Definition, saga.Version, ct);
         var now = clock.GetUtcNow();
-        var before = SagasDiagnostics.Snapshot(saga);
         var decision = SagaEngine.Handle(definition, saga, evt, now);
         if (decision.Rejection is { } rejection)
         {
@@ -147,7 +146,7 @@ public sealed class SagaProcessor(
         await SyncCompensationsAsync(db, decision.Instance, ct);
         await db.SaveChangesAsync(ct);
         await tx.CommitAsync(ct);
-        SagasDiagnostics.RecordTransition(before, decision.Instance);
+        SagasDiagnostics.RecordTransition(decision);
         outbox.Enqueue(rows);
         return new HandleResult(decision.Changed ? HandleOutcome.Applied : HandleOutcome.NoChange, Note: decision.Note);
     }
@@ -242,6 +241,7 @@ public sealed class SagaProcessor(
                 MessageType = MessageTypes.NameOf(message.Message),
                 Body = MessageTypes.Serialize(message.Message),
                 CreatedAt = now,
+                Message = message.Message,
             };
             db.Outbox.Add(row);
             rows.Add(row);

@@ -108,6 +108,7 @@ public abstract class SagasDbContext(DbContextOptions options) : DbContext(optio
         {
             e.ToTable("outbox");
             e.HasKey(x => x.Id);
+            e.Ignore(x => x.Message);
             e.Property(x => x.Queue).HasMaxLength(200);
             e.Property(x => x.MessageType).HasMaxLength(100).IsRequired();
             e.Property(x => x.Body).IsRequired();

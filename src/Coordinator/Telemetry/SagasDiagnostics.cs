@@ -123,45 +123,52 @@ public static class SagasDiagnostics
 
     public static void RecordStarted(string definition) => Started.Add(1, new KeyValuePair<string, object?>("saga.definition", definition));
 
-    /// <summary>What a saga looked like before an event, to tell afterwards which transitions it made.</summary>
-    public static SagaSnapshot Snapshot(SagaInstance saga) =>
-        new(saga.State, saga.Steps.ToDictionary(s => s.Name, s => s.Status, StringComparer.Ordinal));
-
-    /// <summary>Counts terminal transitions and records step and compensation durations; call after the commit.</summary>
-    public static void RecordTransition(SagaSnapshot before, SagaInstance after)
+    /// <summary>
+    /// Counts terminal transitions and records step and compensation durations; call after the commit. The
+    /// decision's history already names every transition it made, so nothing has to be remembered from before.
+    /// </summary>
+    public static void RecordTransition(Decision decision)
     {
+        var after = decision.Instance;
         var definition = new KeyValuePair<string, object?>("saga.definition", after.Definition);
-        if (after.State != before.State && after.State.IsTerminal())
+        foreach (var entry in decision.History)
         {
-            var counter = after.State switch
+            switch (entry.Type)
             {
-                SagaState.Completed => Completed,
-                SagaState.Compensated => Compensated,
-                SagaState.Failed => Failed,
-                _ => Cancelled,
-            };
-            counter.Add(1, definition);
+                case HistoryTypes.SagaCompleted:
+                    Completed.Add(1, definition);
+                    break;
+                case HistoryTypes.SagaCompensated:
+                    Compensated.Add(1, definition);
+                    break;
+                case HistoryTypes.SagaFailed:
+                    Failed.Add(1, definition);
+                    break;
+                case HistoryTypes.SagaCancelled:
+                    Cancelled.Add(1, definition);
+                    break;
+                case HistoryTypes.StepSucceeded or HistoryTypes.StepFailed or HistoryTypes.StepTimedOut
+                    or HistoryTypes.StepCompensated or HistoryTypes.CompensationFailed when after.FindStep(entry.Step ?? "") is { } step:
+                    RecordStep(step, after, definition);
+                    break;
+            }
         }
+    }
 
-        foreach (var step in after.Steps)
+    /// <summary>Records a step's duration once it has reached an outcome (a retry or a scheduled compensation retry records nothing).</summary>
+    private static void RecordStep(StepState step, SagaInstance after, KeyValuePair<string, object?> definition)
+    {
+        var stepTag = new KeyValuePair<string, object?>("step", step.Name);
+        switch (step.Status)
         {
-            if (before.Steps.TryGetValue(step.Name, out var was) && was == step.Status)
-            {
-                continue;
-            }
-
-            var stepTag = new KeyValuePair<string, object?>("step", step.Name);
-            switch (step.Status)
-            {
-                case StepStatus.Succeeded or StepStatus.Failed or StepStatus.TimedOut when step.StartedAt is { } started:
-                    var finished = step.FinishedAt ?? after.UpdatedAt;
-                    StepDuration.Record((finished - started).TotalMilliseconds, definition, stepTag, Outcome(step.Status));
-                    break;
-                case StepStatus.Compensated or StepStatus.CompensationFailed when step.CompensationStartedAt is { } compensating:
-                    var done = step.CompensatedAt ?? after.UpdatedAt;
-                    CompensationDuration.Record((done - compensating).TotalMilliseconds, definition, stepTag, Outcome(step.Status));
-                    break;
-            }
+            case StepStatus.Succeeded or StepStatus.Failed or StepStatus.TimedOut when step.StartedAt is { } started:
+                var finished = step.FinishedAt ?? after.UpdatedAt;
+                StepDuration.Record((finished - started).TotalMilliseconds, definition, stepTag, Outcome(step.Status));
+                break;
+            case StepStatus.Compensated or StepStatus.CompensationFailed when step.CompensationStartedAt is { } compensating:
+                var done = step.CompensatedAt ?? after.UpdatedAt;
+                CompensationDuration.Record((done - compensating).TotalMilliseconds, definition, stepTag, Outcome(step.Status));
+                break;
         }
     }
 
@@ -196,8 +203,6 @@ public static class SagasDiagnostics
     }
 }
 
-/// <summary>A saga's state and step statuses before an event.</summary>
-public sealed record SagaSnapshot(SagaState State, IReadOnlyDictionary<string, StepStatus> Steps);
 
 /// <summary>Logger scope state: structured <c>SagaId</c> (and <c>Step</c>) for JSON/OTLP logs, "SagaId:... Step:..." as text.</summary>
 internal sealed class SagaLogScope(Guid sagaId, string? step) : IReadOnlyList<KeyValuePair<string, object>>
