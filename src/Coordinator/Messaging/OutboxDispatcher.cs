@@ -99,23 +99,15 @@ public sealed class OutboxDispatcher(
 
     private async Task SendAndDeleteAsync(List<OutboxRecord> batch, CancellationToken ct)
     {
+        // All at once: each send waits for its publisher confirm, and the broker confirms many in one go. Order
+        // between rows does not matter: a saga's next command is only written after the reply to its previous one.
+        var delivered = await Task.WhenAll(batch.Select(record => TrySendAsync(record, ct)));
         var sent = new List<long>(batch.Count);
-        foreach (var record in batch)
+        for (var i = 0; i < batch.Count; i++)
         {
-            try
+            if (delivered[i])
             {
-                await SendAsync(record, ct);
-                if (options.Value.DuplicateDelivery)
-                {
-                    await SendAsync(record, ct);
-                }
-
-                sent.Add(record.Id);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                logger.LogWarning(ex, "Sending outbox message {MessageId} ({Type}) for saga {SagaId} failed; the sweeper will retry",
-                    record.MessageId, record.MessageType, record.SagaId);
+                sent.Add(batch[i].Id);
             }
         }
 
@@ -133,6 +125,26 @@ public sealed class OutboxDispatcher(
         {
             // Left in place they are sent again later; receivers dedupe.
             logger.LogWarning(ex, "Deleting {Count} sent outbox rows failed; they will be re-sent", sent.Count);
+        }
+    }
+
+    private async Task<bool> TrySendAsync(OutboxRecord record, CancellationToken ct)
+    {
+        try
+        {
+            await SendAsync(record, ct);
+            if (options.Value.DuplicateDelivery)
+            {
+                await SendAsync(record, ct);
+            }
+
+            return true;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            logger.LogWarning(ex, "Sending outbox message {MessageId} ({Type}) for saga {SagaId} failed; the sweeper will retry",
+                record.MessageId, record.MessageType, record.SagaId);
+            return false;
         }
     }
 
