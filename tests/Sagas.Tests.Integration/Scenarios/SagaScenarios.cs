@@ -1,4 +1,7 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using Sagas.Contracts;
+using Sagas.Coordinator.Persistence;
 using Sagas.Tests.Integration.Infrastructure;
 using Xunit;
 
@@ -31,6 +34,33 @@ public abstract class SagaScenarios<TBackend>(TBackend backend)
         Assert.False(shipment.Cancelled);
         Assert.All(saga.GetProperty("steps").EnumerateArray(), s => Assert.Equal("Succeeded", s.GetProperty("status").GetString()));
         Assert.Equal([Reserve, Charge, Book], (await Backend.GetHistoryAsync(id)).Where(h => h.Type == "StepSucceeded").Select(h => h.Step));
+    }
+
+    [Fact]
+    public async Task Outbox_SagasFinished_EverySentRowIsDeletedSoon()
+    {
+        var ids = new List<Guid>();
+        for (var i = 0; i < 10; i++)
+        {
+            ids.Add(await Backend.StartAsync(TestDefinitions.Shipped, await Backend.NewOrderAsync(country: i % 2 == 0 ? "NL" : "AQ")));
+        }
+
+        foreach (var (id, i) in ids.Select((id, i) => (id, i)))
+        {
+            await Backend.WaitForStateAsync(id, i % 2 == 0 ? "Completed" : "Compensated");
+        }
+
+        // Confirmed rows are deleted in batches every 100 ms: well within a few seconds, none of these sagas' rows is left.
+        var factory = Backend.Services.GetRequiredService<SagasDbFactory>();
+        var left = -1;
+        for (var attempt = 0; attempt < 50 && left != 0; attempt++)
+        {
+            await Task.Delay(100);
+            await using var db = factory.Create();
+            left = await db.Outbox.CountAsync(o => ids.Contains(o.SagaId));
+        }
+
+        Assert.Equal(0, left);
     }
 
     [Fact]
