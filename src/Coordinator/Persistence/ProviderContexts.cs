@@ -1,11 +1,12 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Design;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+using Sagas.Participants.Payloads;
 
 namespace Sagas.Coordinator.Persistence;
 
 /// <summary>SQLite (embedded mode). SQLite cannot compare or order DateTimeOffset, so times are stored as sortable integers.</summary>
-public sealed class SqliteSagasDbContext(DbContextOptions<SqliteSagasDbContext> options) : SagasDbContext(options)
+public sealed class SqliteSagasDbContext(DbContextOptions<SqliteSagasDbContext> options, PayloadCipher? cipher = null) : SagasDbContext(options, cipher)
 {
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
@@ -14,9 +15,9 @@ public sealed class SqliteSagasDbContext(DbContextOptions<SqliteSagasDbContext> 
     }
 }
 
-public sealed class PostgresSagasDbContext(DbContextOptions<PostgresSagasDbContext> options) : SagasDbContext(options);
+public sealed class PostgresSagasDbContext(DbContextOptions<PostgresSagasDbContext> options, PayloadCipher? cipher = null) : SagasDbContext(options, cipher);
 
-public sealed class SqlServerSagasDbContext(DbContextOptions<SqlServerSagasDbContext> options) : SagasDbContext(options);
+public sealed class SqlServerSagasDbContext(DbContextOptions<SqlServerSagasDbContext> options, PayloadCipher? cipher = null) : SagasDbContext(options, cipher);
 
 /// <summary>Design-time factories so `dotnet ef migrations add` works per provider without a running host.</summary>
 public sealed class SqliteDesignFactory : IDesignTimeDbContextFactory<SqliteSagasDbContext>

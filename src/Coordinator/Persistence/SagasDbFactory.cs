@@ -1,4 +1,6 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Sagas.Participants.Payloads;
 
 namespace Sagas.Coordinator.Persistence;
 
@@ -7,7 +9,8 @@ public sealed class SagasDbFactory
 {
     private readonly Func<SagasDbContext> _create;
 
-    public SagasDbFactory(DatabaseOptions options, string connectionString)
+    /// <param name="cipher">Encrypts the payload columns; null stores them as plain JSON.</param>
+    public SagasDbFactory(DatabaseOptions options, string connectionString, PayloadCipher? cipher = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         Provider = options.Provider;
@@ -15,16 +18,16 @@ public sealed class SagasDbFactory
         switch (options.Provider)
         {
             case DatabaseProvider.Sqlite:
-                var sqlite = new DbContextOptionsBuilder<SqliteSagasDbContext>().UseSqlite(connectionString).Options;
-                _create = () => new SqliteSagasDbContext(sqlite);
+                var sqlite = WithCipherKey(new DbContextOptionsBuilder<SqliteSagasDbContext>().UseSqlite(connectionString), cipher);
+                _create = () => new SqliteSagasDbContext(sqlite, cipher);
                 break;
             case DatabaseProvider.Postgres:
-                var npgsql = new DbContextOptionsBuilder<PostgresSagasDbContext>().UseNpgsql(connectionString).Options;
-                _create = () => new PostgresSagasDbContext(npgsql);
+                var npgsql = WithCipherKey(new DbContextOptionsBuilder<PostgresSagasDbContext>().UseNpgsql(connectionString), cipher);
+                _create = () => new PostgresSagasDbContext(npgsql, cipher);
                 break;
             case DatabaseProvider.SqlServer:
-                var sqlServer = new DbContextOptionsBuilder<SqlServerSagasDbContext>().UseSqlServer(connectionString).Options;
-                _create = () => new SqlServerSagasDbContext(sqlServer);
+                var sqlServer = WithCipherKey(new DbContextOptionsBuilder<SqlServerSagasDbContext>().UseSqlServer(connectionString), cipher);
+                _create = () => new SqlServerSagasDbContext(sqlServer, cipher);
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(options), options.Provider, "Sagas:Database:Provider must be Sqlite, Postgres or SqlServer");
@@ -36,4 +39,9 @@ public sealed class SagasDbFactory
     public ConcurrencyMode Concurrency { get; }
 
     public SagasDbContext Create() => _create();
+
+    /// <summary>Without a cipher the default model cache is kept as it was.</summary>
+    private static DbContextOptions<T> WithCipherKey<T>(DbContextOptionsBuilder<T> builder, PayloadCipher? cipher)
+        where T : DbContext =>
+        cipher is null ? builder.Options : builder.ReplaceService<IModelCacheKeyFactory, CipherModelCacheKeyFactory>().Options;
 }
