@@ -56,7 +56,7 @@ public static class SagaRoutes
             {
                 data = await payloads.DecodeAsync(data, ct);
             }
-            catch (PayloadException ex)
+            catch (PayloadCodecException ex)
             {
                 return Problems.BadRequest(ex.Message, ("data", ex.Message));
             }

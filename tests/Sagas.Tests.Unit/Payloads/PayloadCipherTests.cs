@@ -61,7 +61,7 @@ public sealed class PayloadCipherTests
     {
         var envelope = Cipher(NewKey("gone")).EncryptText("{}");
 
-        var error = Assert.Throws<PayloadException>(() => Cipher(NewKey("k1")).DecryptText(envelope));
+        var error = Assert.Throws<PayloadCodecException>(() => Cipher(NewKey("k1")).DecryptText(envelope));
 
         Assert.Contains("'gone'", error.Message, StringComparison.Ordinal);
     }
@@ -78,7 +78,7 @@ public sealed class PayloadCipherTests
             ["$enc"] = new { kid = "k1", nonce = envelope.GetProperty("nonce").GetString(), tag = envelope.GetProperty("tag").GetString(), ct = Convert.ToBase64String(bytes) },
         });
 
-        var error = Assert.Throws<PayloadException>(() => cipher.DecryptText(tampered));
+        var error = Assert.Throws<PayloadCodecException>(() => cipher.DecryptText(tampered));
 
         Assert.Contains("failed authentication", error.Message, StringComparison.Ordinal);
     }
@@ -91,13 +91,13 @@ public sealed class PayloadCipherTests
         var cipher = Cipher(k1, k2);
         var relabelled = cipher.EncryptText("{}").Replace("\"kid\":\"k2\"", "\"kid\":\"k1\"", StringComparison.Ordinal);
 
-        Assert.Throws<PayloadException>(() => cipher.DecryptText(relabelled));
+        Assert.Throws<PayloadCodecException>(() => cipher.DecryptText(relabelled));
     }
 
     [Fact]
     public void Decrypt_MalformedEnvelope_ThrowsClearError()
     {
-        var error = Assert.Throws<PayloadException>(() => Cipher(NewKey("k1")).DecryptText("{\"$enc\":{\"kid\":\"k1\"}}"));
+        var error = Assert.Throws<PayloadCodecException>(() => Cipher(NewKey("k1")).DecryptText("{\"$enc\":{\"kid\":\"k1\"}}"));
 
         Assert.Contains("malformed", error.Message, StringComparison.Ordinal);
     }

@@ -68,7 +68,7 @@ public sealed class PayloadCodecTests
         var codec = new PayloadCodec(null, 1024, () => new MemoryClaimStore());
         var reference = PayloadClaim.For(SagaId, "{}").Reference();
 
-        var error = await Assert.ThrowsAsync<PayloadException>(async () => await codec.DecodeAsync(reference, default));
+        var error = await Assert.ThrowsAsync<PayloadCodecException>(async () => await codec.DecodeAsync(reference, default));
 
         Assert.Contains("not in the claim store", error.Message, StringComparison.Ordinal);
     }
@@ -82,7 +82,7 @@ public sealed class PayloadCodecTests
         var id = store.Claims.Keys.Single();
         store.Claims[id] = store.Claims[id].Replace("4111", "5111", StringComparison.Ordinal);
 
-        var error = await Assert.ThrowsAsync<PayloadException>(async () => await codec.DecodeAsync(encoded, default));
+        var error = await Assert.ThrowsAsync<PayloadCodecException>(async () => await codec.DecodeAsync(encoded, default));
 
         Assert.Contains("does not match", error.Message, StringComparison.Ordinal);
     }
@@ -92,7 +92,7 @@ public sealed class PayloadCodecTests
     {
         var envelope = PayloadCipherTests.Cipher(PayloadCipherTests.NewKey("k1")).Encrypt(Large(10));
 
-        var error = await Assert.ThrowsAsync<PayloadException>(async () => await PayloadCodec.Off.DecodeAsync(envelope, default));
+        var error = await Assert.ThrowsAsync<PayloadCodecException>(async () => await PayloadCodec.Off.DecodeAsync(envelope, default));
 
         Assert.Contains("no keys", error.Message, StringComparison.Ordinal);
     }

@@ -15,7 +15,7 @@ internal sealed class MissingClaimStore : IClaimStore
         "A payload arrived as a claim reference, or is large enough to need one, but no claim store is configured: set " +
         PayloadOptions.Section + ":ClaimCheck:Provider and :ConnectionString to the coordinator's database";
 
-    public Task<string?> ReadAsync(string id, CancellationToken cancellationToken) => throw new PayloadException(Message);
+    public Task<string?> ReadAsync(string id, CancellationToken cancellationToken) => throw new PayloadCodecException(Message);
 
-    public Task WriteAsync(PayloadClaim claim, CancellationToken cancellationToken) => throw new PayloadException(Message);
+    public Task WriteAsync(PayloadClaim claim, CancellationToken cancellationToken) => throw new PayloadCodecException(Message);
 }

@@ -125,12 +125,12 @@ public sealed class PayloadCipher
             || !TryBytes(envelope, "tag", out var tag) || tag.Length != TagSize
             || !TryBytes(envelope, "ct", out var cipher))
         {
-            throw new PayloadException("Encrypted payload is malformed: it needs kid, nonce (12 bytes), tag (16 bytes) and ct");
+            throw new PayloadCodecException("Encrypted payload is malformed: it needs kid, nonce (12 bytes), tag (16 bytes) and ct");
         }
 
         if (!_keys.TryGetValue(kid, out var key))
         {
-            throw new PayloadException(
+            throw new PayloadCodecException(
                 $"Encrypted payload uses key id '{kid}', which is not configured here (known: {string.Join(", ", _keys.Keys)}); add it to {PayloadOptions.Section}:Encryption:Keys");
         }
 
@@ -142,7 +142,7 @@ public sealed class PayloadCipher
         }
         catch (AuthenticationTagMismatchException ex)
         {
-            throw new PayloadException($"Encrypted payload (key id '{kid}') failed authentication: it was altered or encrypted with a different key of that id", ex);
+            throw new PayloadCodecException($"Encrypted payload (key id '{kid}') failed authentication: it was altered or encrypted with a different key of that id", ex);
         }
 
         return Encoding.UTF8.GetString(plain);
@@ -156,7 +156,7 @@ public sealed class PayloadCipher
         }
         catch (JsonException ex)
         {
-            throw new PayloadException("Encrypted payload is not valid JSON", ex);
+            throw new PayloadCodecException("Encrypted payload is not valid JSON", ex);
         }
     }
 

@@ -43,7 +43,7 @@ public sealed record PayloadClaim(string Id, Guid SagaId, int Size, string Sha25
         return document.RootElement.Clone();
     }
 
-    /// <summary>Reads a reference's fields; a malformed one is a <see cref="PayloadException"/>.</summary>
+    /// <summary>Reads a reference's fields; a malformed one is a <see cref="PayloadCodecException"/>.</summary>
     public static (string Id, int Size, string Sha256) ReadReference(JsonElement payload)
     {
         if (!payload.TryGetProperty(Marker, out var reference) || reference.ValueKind != JsonValueKind.Object
@@ -51,7 +51,7 @@ public sealed record PayloadClaim(string Id, Guid SagaId, int Size, string Sha25
             || !reference.TryGetProperty("size", out var size) || !size.TryGetInt32(out var sizeValue)
             || !reference.TryGetProperty("sha256", out var sha) || sha.GetString() is not { Length: 64 } shaText)
         {
-            throw new PayloadException("Claim reference is malformed: it needs id, size and sha256");
+            throw new PayloadCodecException("Claim reference is malformed: it needs id, size and sha256");
         }
 
         return (idText, sizeValue, shaText);
@@ -64,7 +64,7 @@ public sealed record PayloadClaim(string Id, Guid SagaId, int Size, string Sha25
         var actual = Convert.ToHexStringLower(SHA256.HashData(bytes));
         if (bytes.Length != size || !string.Equals(actual, sha256, StringComparison.OrdinalIgnoreCase))
         {
-            throw new PayloadException($"Claim '{id}' does not match its reference (size {bytes.Length} vs {size}, sha256 {actual} vs {sha256})");
+            throw new PayloadCodecException($"Claim '{id}' does not match its reference (size {bytes.Length} vs {size}, sha256 {actual} vs {sha256})");
         }
     }
 }

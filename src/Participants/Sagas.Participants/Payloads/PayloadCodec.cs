@@ -87,7 +87,7 @@ public sealed class PayloadCodec
         {
             var (id, size, sha) = PayloadClaim.ReadReference(payload);
             var body = await _store().ReadAsync(id, cancellationToken)
-                ?? throw new PayloadException($"Claim '{id}' ({size} bytes) is not in the claim store: it was deleted or never stored");
+                ?? throw new PayloadCodecException($"Claim '{id}' ({size} bytes) is not in the claim store: it was deleted or never stored");
             PayloadClaim.Verify(id, size, sha, body);
             using var document = JsonDocument.Parse(body);
             payload = document.RootElement.Clone();
@@ -99,7 +99,7 @@ public sealed class PayloadCodec
         }
 
         return Cipher?.Decrypt(payload)
-            ?? throw new PayloadException($"Payload is encrypted but no keys are configured here ({PayloadOptions.Section}:Encryption:Keys)");
+            ?? throw new PayloadCodecException($"Payload is encrypted but no keys are configured here ({PayloadOptions.Section}:Encryption:Keys)");
     }
 
     public async ValueTask<JsonElement?> DecodeAsync(JsonElement? payload, CancellationToken cancellationToken) =>

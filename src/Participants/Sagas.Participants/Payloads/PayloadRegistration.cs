@@ -14,6 +14,12 @@ public static class PayloadRegistration
     public static IServiceCollection AddSagaPayloads(this IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
+        if (services.Any(d => d.ServiceType == typeof(PayloadCodec)))
+        {
+            // Binding twice would append the key list to itself.
+            return services;
+        }
+
         services.AddOptions<PayloadOptions>().Configure<IServiceProvider>((o, sp) => sp.GetService<IConfiguration>()?.GetSection(PayloadOptions.Section).Bind(o));
         services.TryAddSingleton<IClaimStore>(sp => CreateStore(sp.GetRequiredService<IOptions<PayloadOptions>>().Value.ClaimCheck) ?? new MissingClaimStore());
         services.TryAddSingleton(sp =>

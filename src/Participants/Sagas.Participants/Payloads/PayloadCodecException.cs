@@ -5,18 +5,18 @@ namespace Sagas.Participants.Payloads;
 /// a missing or altered claim. Never retried into success by waiting; the message goes to its error queue with this
 /// reason so nothing is lost and it can be moved back once the configuration is fixed.
 /// </summary>
-public sealed class PayloadException : Exception
+public sealed class PayloadCodecException : Exception
 {
-    public PayloadException()
+    public PayloadCodecException()
     {
     }
 
-    public PayloadException(string message)
+    public PayloadCodecException(string message)
         : base(message)
     {
     }
 
-    public PayloadException(string message, Exception innerException)
+    public PayloadCodecException(string message, Exception innerException)
         : base(message, innerException)
     {
     }
