@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
 using Sagas.Contracts;
 using Sagas.Participants.Payloads;
 using Sagas.Tests.Integration.Infrastructure;
@@ -29,14 +30,23 @@ public sealed class PayloadProtectionScenarios(ProtectedPayloadBackend backend, 
         await using var trace = await BrokerTrace.StartAsync(backend.BrokerUri!);
         var happy = await backend.NewOrderAsync(stock: 10, balance: 100m, amount: 25m, quantity: 2);
         var refused = await backend.NewOrderAsync(country: "AQ", stock: 10, balance: 100m, amount: 25m, quantity: 2);
+        var waiting = await backend.NewOrderAsync(stock: 10, balance: 100m, amount: 25m, quantity: 2);
         var happyId = Guid.NewGuid();
         var refusedId = Guid.NewGuid();
-        backend.Faults.Observe(f => f.SagaId == happyId || f.SagaId == refusedId, f => seen.Add(f.Data?.GetRawText() ?? ""));
+        var waitingId = Guid.NewGuid();
+        backend.Faults.Observe(f => f.SagaId == happyId || f.SagaId == refusedId || f.SagaId == waitingId, f => seen.Add(f.Data?.GetRawText() ?? ""));
 
         await StartAsync(happyId, TestDefinitions.Shipped, WithCard(happy.ToJson(), marker));
         await StartAsync(refusedId, TestDefinitions.Shipped, WithCard(refused.ToJson(), marker));
+        await StartAsync(waitingId, TestDefinitions.Parallel, WithCard(waiting.ToJson(), marker));
+
+        // A service signalling over the bus encrypts the payload itself with the same codec.
+        var codec = backend.Services.GetRequiredService<PayloadCodec>();
+        var payload = await codec.EncodeAsync(waitingId, JsonSerializer.SerializeToElement(new { packedBy = marker }), default);
+        await backend.Bus.Publish(new SignalSaga(waitingId, "packed", payload, "warehouse-service", "scanned"));
         await backend.WaitForStateAsync(happyId, "Completed", Slow);
         await backend.WaitForStateAsync(refusedId, "Compensated", Slow);
+        await backend.WaitForStateAsync(waitingId, "Completed", Slow);
 
         // The participants got plaintext: they acted on it, and it carried the marker.
         Assert.Equal(8, await backend.Ledger.GetStockAsync(happy.Sku));
@@ -44,7 +54,8 @@ public sealed class PayloadProtectionScenarios(ProtectedPayloadBackend backend, 
         Assert.Single(await backend.Ledger.GetShipmentsAsync(happy.OrderId));
         Assert.Equal(10, await backend.Ledger.GetStockAsync(refused.Sku));
         Assert.Equal(100m, await backend.Ledger.GetBalanceAsync(refused.CustomerId));
-        Assert.True(seen.Count >= 5, $"participants saw {seen.Count} step messages");
+        Assert.Single(await backend.Ledger.GetShipmentsAsync(waiting.OrderId));
+        Assert.True(seen.Count >= 9, $"participants saw {seen.Count} step messages");
         Assert.All(seen, data => Assert.Contains(marker, data, StringComparison.Ordinal));
 
         // Nothing readable reached the broker ...
@@ -63,6 +74,7 @@ public sealed class PayloadProtectionScenarios(ProtectedPayloadBackend backend, 
 
         // An allowed role reads the data; a lower one gets a placeholder, not the data.
         Assert.Equal(marker, (await GetDataAsync(happyId, TestKeys.Operator)).GetProperty("card").GetString());
+        Assert.Equal(marker, (await GetDataAsync(waitingId, TestKeys.Operator)).GetProperty("packedBy").GetString());
         var forReader = await GetDataAsync(happyId, TestKeys.Reader);
         Assert.True(forReader.TryGetProperty("$redacted", out _), forReader.GetRawText());
         Assert.DoesNotContain(marker, forReader.GetRawText(), StringComparison.Ordinal);
