@@ -29,7 +29,10 @@ public static class PersistenceRegistration
             ?? new CoordinatorClaimStore(sp.GetRequiredService<SagasDbFactory>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<SagaLocks>();
         services.AddSingleton<DefinitionRegistry>();
-        services.AddSingleton<OutgoingPayloads>();
+        services.AddSingleton(sp => new OutgoingPayloads(
+            sp.GetRequiredService<PayloadCodec>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<IOptions<PayloadOptions>>().Value.ClaimCheck.Store == ClaimStoreKind.S3 ? sp.GetRequiredService<IClaimStore>() : null));
         services.AddSingleton<SagaProcessor>();
         services.AddSingleton<SagaReplayer>();
         services.AddSingleton<StartValidator>();

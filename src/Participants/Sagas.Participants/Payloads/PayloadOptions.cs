@@ -38,6 +38,11 @@ public sealed class ClaimCheckOptions
     /// <summary>Payloads whose JSON is larger than this many UTF-8 bytes travel as a reference; 0 turns the claim check off.</summary>
     public int ThresholdBytes { get; set; }
 
+    /// <summary>Database (the coordinator's <c>payload_claims</c> table) or S3 (an S3-compatible bucket).</summary>
+    public ClaimStoreKind Store { get; set; } = ClaimStoreKind.Database;
+
+    public S3ClaimOptions S3 { get; set; } = new();
+
     /// <summary>
     /// Where a participant reads (and writes) claims: the coordinator's database, given as a provider (Postgres or
     /// Sqlite) and a connection string. The coordinator itself always uses its own database and ignores these
@@ -46,4 +51,34 @@ public sealed class ClaimCheckOptions
     public string? Provider { get; set; }
 
     public string? ConnectionString { get; set; }
+}
+
+public enum ClaimStoreKind
+{
+    Database,
+    S3,
+}
+
+/// <summary>
+/// An S3-compatible bucket for claims. Credentials come from <see cref="AccessKey"/>/<see cref="SecretKey"/> when
+/// set, otherwise from the AWS SDK's default chain (environment, profile, instance role).
+/// </summary>
+public sealed class S3ClaimOptions
+{
+    public string BucketName { get; set; } = "";
+
+    /// <summary>Key prefix of every claim object.</summary>
+    public string Prefix { get; set; } = "sagas-claims/";
+
+    /// <summary>Endpoint of an S3-compatible service (MinIO, Ceph, ...); null for AWS itself.</summary>
+    public string? ServiceUrl { get; set; }
+
+    public string? Region { get; set; }
+
+    /// <summary>Path-style addressing (bucket in the path), which most S3-compatible services need.</summary>
+    public bool ForcePathStyle { get; set; } = true;
+
+    public string? AccessKey { get; set; }
+
+    public string? SecretKey { get; set; }
 }

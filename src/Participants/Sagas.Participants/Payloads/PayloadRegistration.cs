@@ -33,10 +33,15 @@ public static class PayloadRegistration
         return services;
     }
 
-    /// <summary>The store the settings name, or null when they name none.</summary>
+    /// <summary>The store the settings name, or null when they name none (the coordinator then uses its own database).</summary>
     public static IClaimStore? CreateStore(ClaimCheckOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
+        if (options.Store == ClaimStoreKind.S3)
+        {
+            return new S3ClaimStore(options.S3);
+        }
+
         return string.IsNullOrWhiteSpace(options.ConnectionString)
             ? null
             : new SqlClaimStore(options.Provider ?? "Postgres", options.ConnectionString);
