@@ -35,7 +35,7 @@ public static class SagaRoutes
     }
 
     public static async Task<Results<Accepted<StartSagaResponse>, ProblemHttpResult>> StartSaga(
-        HttpRequest request, StartValidator validator, SagaProcessor processor, SagasDbFactory dbFactory, PayloadCodec payloads, IOptions<SagasOptions> options, CancellationToken ct)
+        HttpRequest request, StartValidator validator, SagaProcessor processor, SagasDbFactory dbFactory, IOptions<SagasOptions> options, CancellationToken ct)
     {
         var (body, parseError) = await RequestBody.ReadObjectAsync(request, ct);
         if (body is null)
@@ -52,14 +52,9 @@ public static class SagaRoutes
         var data = body.Value.TryGetProperty("data", out var d) ? d : default;
         if (PayloadCodec.IsEncoded(data))
         {
-            try
-            {
-                data = await payloads.DecodeAsync(data, ct);
-            }
-            catch (PayloadCodecException ex)
-            {
-                return Problems.BadRequest(ex.Message, ("data", ex.Message));
-            }
+            // Decoding here would let a caller turn a claim id or a ciphertext taken from elsewhere (another tenant's
+            // saga) into plaintext it may read back; over HTTP the data itself is sent and the coordinator encrypts it.
+            return Problems.BadRequest("data must be the plain JSON object over HTTP, not an encrypted envelope or a claim reference", ("data", "send the plain data; the coordinator encrypts it"));
         }
 
         if (data.ValueKind == JsonValueKind.Object && data.GetRawText().Length is var size && size > options.Value.MaxDataBytes)

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using MassTransit;
 using Sagas.Contracts;
 using Sagas.Coordinator.Engine;
@@ -48,16 +49,10 @@ public sealed class CoordinatorConsumer(SagaProcessor processor, StartValidator 
         }
     }
 
-    public async Task Consume(ConsumeContext<StepSucceeded> context)
-    {
-        var message = context.Message;
-        if (message.Output is { } output && PayloadCodec.IsEncoded(output))
-        {
-            message = message with { Output = await payloads.DecodeAsync(output, context.CancellationToken) };
-        }
-
-        await Apply(context, message.SagaId, SagaEvent.From(message));
-    }
+    public Task Consume(ConsumeContext<StepSucceeded> context) =>
+        context.Message.Output is { } output && PayloadCodec.IsEncoded(output)
+            ? ApplyDecoded(context, output)
+            : Apply(context, context.Message.SagaId, SagaEvent.From(context.Message));
 
     public Task Consume(ConsumeContext<StepFailed> context) => Apply(context, context.Message.SagaId, SagaEvent.From(context.Message));
 
@@ -66,6 +61,12 @@ public sealed class CoordinatorConsumer(SagaProcessor processor, StartValidator 
     public Task Consume(ConsumeContext<CompensationFailed> context) => Apply(context, context.Message.SagaId, SagaEvent.From(context.Message));
 
     public Task Consume(ConsumeContext<StepHeartbeat> context) => Apply(context, context.Message.SagaId, SagaEvent.From(context.Message));
+
+    private async Task ApplyDecoded(ConsumeContext<StepSucceeded> context, JsonElement output)
+    {
+        var message = context.Message with { Output = await payloads.DecodeAsync(output, context.CancellationToken) };
+        await Apply(context, message.SagaId, SagaEvent.From(message));
+    }
 
     private async Task Apply(ConsumeContext context, Guid sagaId, SagaEvent evt)
     {

@@ -213,7 +213,7 @@ public sealed class SagaProcessor(
     }
 
     /// <summary>Adds the decision's history, outbox and inbox rows (and the claims the outbox rows refer to) to the unit of work.</summary>
-    private async Task<List<OutboxRecord>> StageAsync(SagasDbContext db, Decision decision, Guid? messageId, CancellationToken ct)
+    private async ValueTask<List<OutboxRecord>> StageAsync(SagasDbContext db, Decision decision, Guid? messageId, CancellationToken ct)
     {
         var sagaId = decision.Instance.Id;
         var now = clock.GetUtcNow();

@@ -140,6 +140,22 @@ public sealed class PayloadProtectionScenarios(ProtectedPayloadBackend backend, 
         Assert.Equal(HttpStatusCode.NotFound, (await backend.Client.GetAsync(new Uri($"/api/sagas/{id}", UriKind.Relative))).StatusCode);
     }
 
+    [Fact]
+    public async Task StartOverHttp_EncryptedEnvelopeOrClaimReference_RejectedWithProblem()
+    {
+        var codec = backend.Services.GetRequiredService<PayloadCodec>();
+        var envelope = codec.Cipher!.Encrypt(JsonSerializer.SerializeToElement(new { a = 1 }));
+        var claim = PayloadClaim.For(Guid.NewGuid(), "{}").Reference();
+
+        foreach (var data in new[] { envelope, claim })
+        {
+            var response = await backend.Client.PostAsJsonAsync(new Uri("/api/sagas", UriKind.Relative), new { definition = TestDefinitions.Shipped, data });
+
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Contains("plain", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+    }
+
     private static string NewMarker() => $"4111-1111-{Random.Shared.Next(1000, 9999)}-{Random.Shared.Next(1000, 9999)}";
 
     private static JsonObject WithCard(JsonObject data, string marker)
