@@ -141,6 +141,25 @@ public sealed class PayloadProtectionScenarios(ProtectedPayloadBackend backend, 
     }
 
     [Fact]
+    public async Task MissingClaim_StepCommandAtParticipant_MovedToItsErrorQueueNamingTheClaimAndNothingRuns()
+    {
+        var order = await backend.NewOrderAsync(stock: 10);
+        var sagaId = Guid.NewGuid();
+        var messageId = Guid.NewGuid();
+        var reference = PayloadClaim.For(sagaId, JsonSerializer.Serialize(order.ToJson())).Reference();
+        await using var broker = await RawBroker.ConnectAsync(backend.BrokerUri!);
+
+        var endpoint = await backend.Bus.GetSendEndpoint(new Uri("queue:inventory"));
+        await endpoint.Send(new ExecuteStep(sagaId, TestDefinitions.Shipped, 1, "reserve-stock", "reserve", 1, reference), context => context.MessageId = messageId);
+
+        var moved = await broker.WaitForMessageAsync("inventory_error", messageId.ToString(), TimeSpan.FromSeconds(20));
+        output.WriteLine(moved.ToString());
+        Assert.EndsWith(nameof(PayloadCodecException), moved.Header("MT-Fault-ExceptionType"), StringComparison.Ordinal);
+        Assert.Contains("is not in the claim store", moved.Header("MT-Fault-Message"), StringComparison.Ordinal);
+        Assert.Equal(10, await backend.Ledger.GetStockAsync(order.Sku));
+    }
+
+    [Fact]
     public async Task StartOverHttp_EncryptedEnvelopeOrClaimReference_RejectedWithProblem()
     {
         var codec = backend.Services.GetRequiredService<PayloadCodec>();
