@@ -83,7 +83,7 @@ public static class OperatorRoutes
                 await using (var db = dbFactory.Create())
                 {
                     var saga = await db.Sagas.AsNoTracking().FirstAsync(s => s.Id == id, ct);
-                    return TypedResults.Ok(new OperatorResponse(SagaView.From(saga), result.Note));
+                    return TypedResults.Ok(new OperatorResponse(SagaView.From(saga, http), result.Note));
                 }
         }
     }

@@ -8,6 +8,7 @@ using Sagas.Coordinator.Engine;
 using Sagas.Coordinator.Hosting;
 using Sagas.Coordinator.Messaging;
 using Sagas.Coordinator.Persistence;
+using Sagas.Participants.Payloads;
 
 namespace Sagas.Coordinator.Api;
 
@@ -49,6 +50,13 @@ public static class SagaRoutes
         var businessKey = RequestBody.OptionalString(body.Value, "businessKey", errors);
         var tenant = RequestBody.OptionalString(body.Value, "tenant", errors);
         var data = body.Value.TryGetProperty("data", out var d) ? d : default;
+        if (PayloadCodec.IsEncoded(data))
+        {
+            // Decoding here would let a caller turn a claim id or a ciphertext taken from elsewhere (another tenant's
+            // saga) into plaintext it may read back; over HTTP the data itself is sent and the coordinator encrypts it.
+            return Problems.BadRequest("data must be the plain JSON object over HTTP, not an encrypted envelope or a claim reference", ("data", "send the plain data; the coordinator encrypts it"));
+        }
+
         if (data.ValueKind == JsonValueKind.Object && data.GetRawText().Length is var size && size > options.Value.MaxDataBytes)
         {
             return Problems.TooLarge("data", $"data is {size} bytes; the limit (Sagas:MaxDataBytes) is {options.Value.MaxDataBytes}");
@@ -102,7 +110,7 @@ public static class SagaRoutes
         var saga = await db.Sagas.AsNoTracking().FirstOrDefaultAsync(s => s.Id == id, ct);
         return saga is null || !InScope(saga.Tenant, http.TenantScope())
             ? Problems.NotFound($"No saga with id {id}")
-            : TypedResults.Ok(SagaView.From(saga));
+            : TypedResults.Ok(SagaView.From(saga, http));
     }
 
     public static async Task<Results<Ok<IReadOnlyList<HistoryView>>, ProblemHttpResult>> GetHistory(Guid id, HttpContext http, SagasDbFactory dbFactory, CancellationToken ct)
@@ -162,11 +170,18 @@ public sealed record SagaView(
     int DeferredReplies,
     IReadOnlyList<SignalView> Signals)
 {
-    public static SagaView From(SagaInstance s)
+    /// <summary>The view of <paramref name="s"/> for the caller of <paramref name="http"/>, with the data only if it may see it.</summary>
+    public static SagaView From(SagaInstance s, HttpContext http)
     {
         ArgumentNullException.ThrowIfNull(s);
-        using var data = JsonDocument.Parse(s.Data);
-        return new SagaView(s.Id, s.Definition, s.Version, s.State, data.RootElement.Clone(),
+        return From(s, DataVisibility.Reveals(http) ? null : DataVisibility.Placeholder(http));
+    }
+
+    public static SagaView From(SagaInstance s, JsonElement? dataPlaceholder = null)
+    {
+        ArgumentNullException.ThrowIfNull(s);
+        using var data = dataPlaceholder is null ? JsonDocument.Parse(s.Data) : null;
+        return new SagaView(s.Id, s.Definition, s.Version, s.State, data?.RootElement.Clone() ?? dataPlaceholder!.Value,
             s.Steps.ConvertAll(x => new StepView(x.Name, x.Status, x.Attempts, x.CompensationAttempts, x.StartedAt, x.FinishedAt, x.CompensatedAt, x.LastError)),
             s.Reason, s.BusinessKey, s.Tenant, s.CreatedAt, s.UpdatedAt, s.CompletedAt, s.NextWakeAt, s.DeadlineAt,
             s.CompensationTrigger, s.PausedFrom, s.Deferred.Count, s.Signals.ConvertAll(x => new SignalView(x.Name, x.ReceivedAt, x.Actor, x.Consumed)));

@@ -1,6 +1,7 @@
 using MassTransit;
 using Sagas.Contracts;
 using Sagas.Coordinator.Messaging;
+using Sagas.Participants.Payloads;
 using Sagas.Participants.Transport;
 
 namespace Sagas.Coordinator.Hosting;
@@ -22,7 +23,11 @@ public static class MessagingRegistration
         builder.Services.AddMassTransit(bus =>
         {
             bus.AddConsumer<CoordinatorConsumer, CoordinatorConsumerDefinition>();
-            bus.AddConsumer<OperatorConsumer>(c => c.UseMessageRetry(r => r.Exponential(8, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(200))))
+            bus.AddConsumer<OperatorConsumer>(c => c.UseMessageRetry(r =>
+                {
+                    r.Exponential(8, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(200));
+                    r.Ignore<PayloadCodecException>();
+                }))
                 .Endpoint(e => e.Name = Endpoints.Coordinator);
             if (hostSamples)
             {

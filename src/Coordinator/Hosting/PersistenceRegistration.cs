@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using Sagas.Coordinator.Definitions;
 using Sagas.Coordinator.Messaging;
 using Sagas.Coordinator.Persistence;
+using Sagas.Participants.Payloads;
 
 namespace Sagas.Coordinator.Hosting;
 
@@ -15,13 +16,23 @@ public static class PersistenceRegistration
         services.AddOptions<SagasOptions>().BindConfiguration(SagasOptions.Section);
         services.AddOptions<DatabaseOptions>().BindConfiguration(DatabaseOptions.Section);
         services.AddSingleton(TimeProvider.System);
+        services.AddSagaPayloads();
         services.AddSingleton(sp =>
         {
             var options = sp.GetRequiredService<IOptions<DatabaseOptions>>().Value;
-            return new SagasDbFactory(options, ResolveConnectionString(builder, options));
+            return new SagasDbFactory(options, ResolveConnectionString(builder, options), sp.GetRequiredService<PayloadCodec>().Cipher);
         });
+
+        // Added, not tried: it must win over the participants' default store when they share this container.
+        services.AddSingleton<IClaimStore>(sp =>
+            PayloadRegistration.CreateStore(sp.GetRequiredService<IOptions<PayloadOptions>>().Value.ClaimCheck)
+            ?? new CoordinatorClaimStore(sp.GetRequiredService<SagasDbFactory>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<SagaLocks>();
         services.AddSingleton<DefinitionRegistry>();
+        services.AddSingleton(sp => new OutgoingPayloads(
+            sp.GetRequiredService<PayloadCodec>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<IOptions<PayloadOptions>>().Value.ClaimCheck.Store == ClaimStoreKind.S3 ? sp.GetRequiredService<IClaimStore>() : null));
         services.AddSingleton<SagaProcessor>();
         services.AddSingleton<SagaReplayer>();
         services.AddSingleton<StartValidator>();

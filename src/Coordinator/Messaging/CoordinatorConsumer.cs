@@ -1,12 +1,18 @@
+using System.Text.Json;
 using MassTransit;
 using Sagas.Contracts;
 using Sagas.Coordinator.Engine;
 using Sagas.Coordinator.Persistence;
+using Sagas.Participants.Payloads;
 
 namespace Sagas.Coordinator.Messaging;
 
-/// <summary>The coordinator's queue: starts and participant replies, each fed to the Engine in one transaction.</summary>
-public sealed class CoordinatorConsumer(SagaProcessor processor, StartValidator validator, ILogger<CoordinatorConsumer> logger) :
+/// <summary>
+/// The coordinator's queue: starts and participant replies, each fed to the Engine in one transaction. Encoded
+/// payloads (encrypted, claimed) are decoded here, at the edge; one that cannot be decoded throws, which moves the
+/// message to the error queue with the reason rather than applying anything.
+/// </summary>
+public sealed class CoordinatorConsumer(SagaProcessor processor, StartValidator validator, PayloadCodec payloads, ILogger<CoordinatorConsumer> logger) :
     IConsumer<StartSaga>,
     IConsumer<StepSucceeded>,
     IConsumer<StepFailed>,
@@ -17,6 +23,11 @@ public sealed class CoordinatorConsumer(SagaProcessor processor, StartValidator 
     public async Task Consume(ConsumeContext<StartSaga> context)
     {
         var message = context.Message;
+        if (PayloadCodec.IsEncoded(message.Data))
+        {
+            message = message with { Data = await payloads.DecodeAsync(message.Data, context.CancellationToken) };
+        }
+
         var (command, error) = validator.Validate(message);
         if (command is not null)
         {
@@ -38,7 +49,10 @@ public sealed class CoordinatorConsumer(SagaProcessor processor, StartValidator 
         }
     }
 
-    public Task Consume(ConsumeContext<StepSucceeded> context) => Apply(context, context.Message.SagaId, SagaEvent.From(context.Message));
+    public Task Consume(ConsumeContext<StepSucceeded> context) =>
+        context.Message.Output is { } output && PayloadCodec.IsEncoded(output)
+            ? ApplyDecoded(context, output)
+            : Apply(context, context.Message.SagaId, SagaEvent.From(context.Message));
 
     public Task Consume(ConsumeContext<StepFailed> context) => Apply(context, context.Message.SagaId, SagaEvent.From(context.Message));
 
@@ -47,6 +61,12 @@ public sealed class CoordinatorConsumer(SagaProcessor processor, StartValidator 
     public Task Consume(ConsumeContext<CompensationFailed> context) => Apply(context, context.Message.SagaId, SagaEvent.From(context.Message));
 
     public Task Consume(ConsumeContext<StepHeartbeat> context) => Apply(context, context.Message.SagaId, SagaEvent.From(context.Message));
+
+    private async Task ApplyDecoded(ConsumeContext<StepSucceeded> context, JsonElement output)
+    {
+        var message = context.Message with { Output = await payloads.DecodeAsync(output, context.CancellationToken) };
+        await Apply(context, message.SagaId, SagaEvent.From(message));
+    }
 
     private async Task Apply(ConsumeContext context, Guid sagaId, SagaEvent evt)
     {

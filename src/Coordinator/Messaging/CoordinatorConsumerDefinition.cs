@@ -1,5 +1,6 @@
 using MassTransit;
 using Sagas.Contracts;
+using Sagas.Participants.Payloads;
 
 namespace Sagas.Coordinator.Messaging;
 
@@ -23,11 +24,14 @@ public sealed class CoordinatorConsumerDefinition : ConsumerDefinition<Coordinat
             .SetActivationThreshold(10)
             .SetTripThreshold(0.5)
             .SetRestartTimeout(s: 10)
-            .SetExceptionFilter(f => f.Ignore<UnknownSagaException>()));
+            .SetExceptionFilter(f => f.Ignore(typeof(UnknownSagaException), typeof(PayloadCodecException))));
         consumerConfigurator.UseMessageRetry(r =>
         {
             r.Exponential(12, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(300));
             r.Ignore<UnknownSagaException>();
+
+            // An undecodable payload (unknown key id, altered ciphertext, missing claim) stays undecodable: straight to the error queue.
+            r.Ignore<PayloadCodecException>();
         });
     }
 }

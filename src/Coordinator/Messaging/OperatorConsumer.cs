@@ -3,11 +3,12 @@ using MassTransit;
 using Sagas.Contracts;
 using Sagas.Coordinator.Engine;
 using Sagas.Coordinator.Persistence;
+using Sagas.Participants.Payloads;
 
 namespace Sagas.Coordinator.Messaging;
 
 /// <summary>Operator actions sent by services over the bus: the same rules and audit as the HTTP API.</summary>
-public sealed class OperatorConsumer(SagaProcessor processor, ILogger<OperatorConsumer> logger) :
+public sealed class OperatorConsumer(SagaProcessor processor, PayloadCodec payloads, ILogger<OperatorConsumer> logger) :
     IConsumer<CancelSaga>,
     IConsumer<PauseSaga>,
     IConsumer<ResumeSaga>,
@@ -31,11 +32,12 @@ public sealed class OperatorConsumer(SagaProcessor processor, ILogger<OperatorCo
     public Task Consume(ConsumeContext<SkipCompensation> context) =>
         Apply(context, context.Message.SagaId, "skip", new OperatorCommand.SkipCompensation(context.Message.Actor, context.Message.Reason, context.Message.Step));
 
-    public Task Consume(ConsumeContext<SignalSaga> context)
+    public async Task Consume(ConsumeContext<SignalSaga> context)
     {
         var m = context.Message;
-        var payload = m.Payload is { ValueKind: JsonValueKind.Object } p ? p.GetRawText() : null;
-        return Apply(context, m.SagaId, "signal", new OperatorCommand.Signal(m.Actor, m.Reason ?? "", m.Name, payload));
+        var decoded = await payloads.DecodeAsync(m.Payload, context.CancellationToken);
+        var payload = decoded is { ValueKind: JsonValueKind.Object } p ? p.GetRawText() : null;
+        await Apply(context, m.SagaId, "signal", new OperatorCommand.Signal(m.Actor, m.Reason ?? "", m.Name, payload));
     }
 
     public Task Consume(ConsumeContext<ChangeSagaDeadline> context) =>

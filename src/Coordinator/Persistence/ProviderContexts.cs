@@ -5,7 +5,7 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 namespace Sagas.Coordinator.Persistence;
 
 /// <summary>SQLite (embedded mode). SQLite cannot compare or order DateTimeOffset, so times are stored as sortable integers.</summary>
-public sealed class SqliteSagasDbContext(DbContextOptions<SqliteSagasDbContext> options) : SagasDbContext(options)
+public sealed class SqliteSagasDbContext(DbContextOptions<SqliteSagasDbContext> options) : SagasDbContext(options, PayloadCipherExtension.Find(options))
 {
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
@@ -14,9 +14,9 @@ public sealed class SqliteSagasDbContext(DbContextOptions<SqliteSagasDbContext> 
     }
 }
 
-public sealed class PostgresSagasDbContext(DbContextOptions<PostgresSagasDbContext> options) : SagasDbContext(options);
+public sealed class PostgresSagasDbContext(DbContextOptions<PostgresSagasDbContext> options) : SagasDbContext(options, PayloadCipherExtension.Find(options));
 
-public sealed class SqlServerSagasDbContext(DbContextOptions<SqlServerSagasDbContext> options) : SagasDbContext(options);
+public sealed class SqlServerSagasDbContext(DbContextOptions<SqlServerSagasDbContext> options) : SagasDbContext(options, PayloadCipherExtension.Find(options));
 
 /// <summary>Design-time factories so `dotnet ef migrations add` works per provider without a running host.</summary>
 public sealed class SqliteDesignFactory : IDesignTimeDbContextFactory<SqliteSagasDbContext>

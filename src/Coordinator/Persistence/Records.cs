@@ -147,3 +147,24 @@ public sealed class SagaEventRecord
 
     public string Json { get; set; } = "";
 }
+
+/// <summary>
+/// A payload too large to travel in a message (claim check), stored once per saga and content and referred to by
+/// id from the message. The body is exactly what would have travelled: ciphertext when encryption is on.
+/// </summary>
+public sealed class ClaimRecord
+{
+    /// <summary>The saga id and the body's SHA-256 (see <c>PayloadClaim.For</c>).</summary>
+    public string Id { get; set; } = "";
+
+    public Guid SagaId { get; set; }
+
+    public int Size { get; set; }
+
+    public string Sha256 { get; set; } = "";
+
+    public string Body { get; set; } = "";
+
+    /// <summary>UTC ticks: participants write rows too, with plain SQL, so the type must mean the same on every provider.</summary>
+    public long CreatedAtTicks { get; set; }
+}

@@ -4,6 +4,7 @@ using Sagas.Coordinator.Definitions;
 using Sagas.Coordinator.Engine;
 using Sagas.Coordinator.Messaging;
 using Sagas.Coordinator.Telemetry;
+using Sagas.Participants.Payloads;
 
 namespace Sagas.Coordinator.Persistence;
 
@@ -16,6 +17,7 @@ public sealed class SagaProcessor(
     DefinitionRegistry definitions,
     IOutboxSignal outbox,
     SagaLocks locks,
+    OutgoingPayloads payloads,
     TimeProvider clock,
     ILogger<SagaProcessor> logger)
 {
@@ -96,7 +98,7 @@ public sealed class SagaProcessor(
         var request = new StartRequest(command.SagaId, command.Data, command.BusinessKey, command.Tenant, command.Deadline);
         var decision = SagaEngine.Start(definition, request, now);
         db.Sagas.Add(decision.Instance);
-        var rows = Stage(db, decision, messageId);
+        var rows = await StageAsync(db, decision, messageId, ct);
         RecordEvent(db, decision.Instance, now, SagaEventCodec.Encode(request));
         await db.SaveChangesAsync(ct);
         await tx.CommitAsync(ct);
@@ -137,7 +139,7 @@ public sealed class SagaProcessor(
         saga.Steps = decision.Instance.Steps;
         saga.Deferred = decision.Instance.Deferred;
         saga.Signals = decision.Instance.Signals;
-        var rows = Stage(db, decision, messageId);
+        var rows = await StageAsync(db, decision, messageId, ct);
         if (decision.Changed)
         {
             RecordEvent(db, decision.Instance, now, SagaEventCodec.Encode(evt));
@@ -210,8 +212,8 @@ public sealed class SagaProcessor(
         return db.Sagas.FirstOrDefaultAsync(s => s.Id == sagaId, ct);
     }
 
-    /// <summary>Adds the decision's history, outbox and inbox rows to the unit of work.</summary>
-    private List<OutboxRecord> Stage(SagasDbContext db, Decision decision, Guid? messageId)
+    /// <summary>Adds the decision's history, outbox and inbox rows (and the claims the outbox rows refer to) to the unit of work.</summary>
+    private async ValueTask<List<OutboxRecord>> StageAsync(SagasDbContext db, Decision decision, Guid? messageId, CancellationToken ct)
     {
         var sagaId = decision.Instance.Id;
         var now = clock.GetUtcNow();
@@ -231,17 +233,19 @@ public sealed class SagaProcessor(
         }
 
         var rows = new List<OutboxRecord>(decision.Messages.Count);
+        var encoder = payloads.IsActive ? payloads.BeginDecision(db, sagaId) : null;
         foreach (var message in decision.Messages)
         {
+            var outgoing = encoder is null ? message.Message : await encoder.EncodeAsync(message.Message, ct);
             var row = new OutboxRecord
             {
                 MessageId = Guid.NewGuid(),
                 SagaId = sagaId,
                 Queue = message.Queue,
-                MessageType = MessageTypes.NameOf(message.Message),
-                Body = MessageTypes.Serialize(message.Message),
+                MessageType = MessageTypes.NameOf(outgoing),
+                Body = MessageTypes.Serialize(outgoing),
                 CreatedAt = now,
-                Message = message.Message,
+                Message = outgoing,
             };
             db.Outbox.Add(row);
             rows.Add(row);

@@ -3,14 +3,17 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.ChangeTracking;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 using Sagas.Coordinator.Engine;
+using Sagas.Participants.Payloads;
 
 namespace Sagas.Coordinator.Persistence;
 
 /// <summary>
 /// The coordinator's store: sagas, history, inbox, outbox and definitions. One subclass per provider
-/// carries that provider's migrations.
+/// carries that provider's migrations. With a <see cref="Cipher"/> the columns that hold payloads (saga data,
+/// deferred replies, signals, recorded events) are encrypted on write and decrypted on read, so everything above
+/// this class sees plain JSON and nothing readable reaches the database.
 /// </summary>
-public abstract class SagasDbContext(DbContextOptions options) : DbContext(options)
+public abstract class SagasDbContext(DbContextOptions options, PayloadCipher? cipher = null) : DbContext(options)
 {
     private static readonly JsonSerializerOptions StepJson = new(JsonSerializerDefaults.Web);
 
@@ -30,6 +33,11 @@ public abstract class SagasDbContext(DbContextOptions options) : DbContext(optio
 
     public DbSet<SagaEventRecord> Events => Set<SagaEventRecord>();
 
+    public DbSet<ClaimRecord> Claims => Set<ClaimRecord>();
+
+    /// <summary>Encrypts payload columns when set; part of the model's cache key (see <see cref="CipherModelCacheKeyFactory"/>).</summary>
+    public PayloadCipher? Cipher => cipher;
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         ArgumentNullException.ThrowIfNull(modelBuilder);
@@ -40,6 +48,11 @@ public abstract class SagasDbContext(DbContextOptions options) : DbContext(optio
             e.Property(x => x.Definition).HasMaxLength(100).IsRequired();
             e.Property(x => x.State).HasConversion<string>().HasMaxLength(20);
             e.Property(x => x.Data).IsRequired();
+            if (cipher is not null)
+            {
+                e.Property(x => x.Data).HasConversion(v => cipher.EncryptText(v), v => cipher.DecryptText(v));
+            }
+
             e.Property(x => x.BusinessKey).HasMaxLength(200);
             e.Property(x => x.Tenant).HasMaxLength(100);
             e.Property(x => x.Reason).HasMaxLength(2000);
@@ -55,17 +68,13 @@ public abstract class SagasDbContext(DbContextOptions options) : DbContext(optio
             e.Property(x => x.CompensationTrigger).HasMaxLength(20);
             e.Property(x => x.PausedFrom).HasConversion<string>().HasMaxLength(20);
             e.Property(x => x.Deferred)
-                .HasConversion(new ValueConverter<List<DeferredReply>, string>(
-                    v => JsonSerializer.Serialize(v, StepJson),
-                    v => JsonSerializer.Deserialize<List<DeferredReply>>(v, StepJson) ?? new List<DeferredReply>()))
+                .HasConversion(ListColumn<DeferredReply>())
                 .Metadata.SetValueComparer(new ValueComparer<List<DeferredReply>>(
                     (a, b) => JsonSerializer.Serialize(a, StepJson) == JsonSerializer.Serialize(b, StepJson),
                     v => JsonSerializer.Serialize(v, StepJson).GetHashCode(StringComparison.Ordinal),
                     v => v.ToList()));
             e.Property(x => x.Signals)
-                .HasConversion(new ValueConverter<List<ReceivedSignal>, string>(
-                    v => JsonSerializer.Serialize(v, StepJson),
-                    v => JsonSerializer.Deserialize<List<ReceivedSignal>>(v, StepJson) ?? new List<ReceivedSignal>()))
+                .HasConversion(ListColumn<ReceivedSignal>())
                 .Metadata.SetValueComparer(new ValueComparer<List<ReceivedSignal>>(
                     (a, b) => JsonSerializer.Serialize(a, StepJson) == JsonSerializer.Serialize(b, StepJson),
                     v => JsonSerializer.Serialize(v, StepJson).GetHashCode(StringComparison.Ordinal),
@@ -138,6 +147,22 @@ public abstract class SagasDbContext(DbContextOptions options) : DbContext(optio
             e.Ignore(x => x.At);
             e.Property(x => x.Kind).HasMaxLength(50).IsRequired();
             e.Property(x => x.Json).IsRequired();
+            if (cipher is not null)
+            {
+                e.Property(x => x.Json).HasConversion(v => cipher.EncryptText(v), v => cipher.DecryptText(v));
+            }
+        });
+
+        modelBuilder.Entity<ClaimRecord>(e =>
+        {
+            e.ToTable("payload_claims");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Id).HasMaxLength(100);
+            e.Property(x => x.Sha256).HasMaxLength(64).IsRequired();
+            e.Property(x => x.Body).IsRequired();
+
+            // Retention deletes a finished saga's claims by saga id.
+            e.HasIndex(x => x.SagaId);
         });
 
         modelBuilder.Entity<ApiKeyRecord>(e =>
@@ -158,4 +183,9 @@ public abstract class SagasDbContext(DbContextOptions options) : DbContext(optio
             e.Property(x => x.Json).IsRequired();
         });
     }
+
+    /// <summary>A list kept as one JSON column, encrypted as a whole when there is a cipher.</summary>
+    private ValueConverter<List<T>, string> ListColumn<T>() => cipher is null
+        ? new(v => JsonSerializer.Serialize(v, StepJson), v => JsonSerializer.Deserialize<List<T>>(v, StepJson) ?? new List<T>())
+        : new(v => cipher.EncryptText(JsonSerializer.Serialize(v, StepJson)), v => JsonSerializer.Deserialize<List<T>>(cipher.DecryptText(v), StepJson) ?? new List<T>());
 }

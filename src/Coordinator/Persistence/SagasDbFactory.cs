@@ -1,6 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Sagas.Participants;
+using Sagas.Participants.Payloads;
 
 namespace Sagas.Coordinator.Persistence;
 
@@ -14,7 +15,8 @@ public sealed class SagasDbFactory
 
     private readonly Func<SagasDbContext> _create;
 
-    public SagasDbFactory(DatabaseOptions options, string connectionString)
+    /// <param name="cipher">Encrypts the payload columns; null stores them as plain JSON.</param>
+    public SagasDbFactory(DatabaseOptions options, string connectionString, PayloadCipher? cipher = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         Provider = options.Provider;
@@ -23,17 +25,19 @@ public sealed class SagasDbFactory
         {
             case DatabaseProvider.Sqlite:
                 var sqlite = new PooledDbContextFactory<SqliteSagasDbContext>(
-                    new DbContextOptionsBuilder<SqliteSagasDbContext>().UseSqlite(connectionString).Options, PoolSize);
+                    PayloadCipherExtension.Apply(new DbContextOptionsBuilder<SqliteSagasDbContext>().UseSqlite(connectionString), cipher), PoolSize);
                 _create = sqlite.CreateDbContext;
                 break;
             case DatabaseProvider.Postgres:
                 var npgsql = new PooledDbContextFactory<PostgresSagasDbContext>(
-                    new DbContextOptionsBuilder<PostgresSagasDbContext>().UseNpgsql(ParticipantDatabase.WithoutSessionReset(connectionString)).Options, PoolSize);
+                    PayloadCipherExtension.Apply(
+                        new DbContextOptionsBuilder<PostgresSagasDbContext>().UseNpgsql(ParticipantDatabase.WithoutSessionReset(connectionString)), cipher),
+                    PoolSize);
                 _create = npgsql.CreateDbContext;
                 break;
             case DatabaseProvider.SqlServer:
                 var sqlServer = new PooledDbContextFactory<SqlServerSagasDbContext>(
-                    new DbContextOptionsBuilder<SqlServerSagasDbContext>().UseSqlServer(connectionString).Options, PoolSize);
+                    PayloadCipherExtension.Apply(new DbContextOptionsBuilder<SqlServerSagasDbContext>().UseSqlServer(connectionString), cipher), PoolSize);
                 _create = sqlServer.CreateDbContext;
                 break;
             default:

@@ -115,6 +115,7 @@ public sealed class RetentionService(
         var events = await db.Events.Where(e => ids.Contains(e.SagaId)).ExecuteDeleteAsync(ct);
         var compensations = await db.Compensations.Where(c => ids.Contains(c.SagaId)).ExecuteDeleteAsync(ct);
         var inbox = await db.Inbox.Where(i => ids.Contains(i.SagaId)).ExecuteDeleteAsync(ct);
+        await db.Claims.Where(c => ids.Contains(c.SagaId)).ExecuteDeleteAsync(ct);
         var sagas = await db.Sagas.Where(s => ids.Contains(s.Id)).ExecuteDeleteAsync(ct);
         await tx.CommitAsync(ct);
         logger.LogInformation(

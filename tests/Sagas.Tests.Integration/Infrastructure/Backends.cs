@@ -4,7 +4,7 @@ using Sagas.Samples;
 namespace Sagas.Tests.Integration.Infrastructure;
 
 /// <summary>Embedded mode: SQLite files and the in-memory transport.</summary>
-public sealed class EmbeddedBackend : SagaBackend
+public class EmbeddedBackend : SagaBackend
 {
     public override string Name => "SQLite + in-memory transport";
 
@@ -68,4 +68,22 @@ public sealed class QuorumBackend : DistributedBackend
     public override string Name => "PostgreSQL + RabbitMQ quorum queues";
 
     protected override bool QuorumQueues => true;
+}
+
+/// <summary>
+/// Embedded mode with payload encryption on and a claim-check threshold so low that nearly every step payload
+/// travels as a claim (read from the coordinator's own SQLite store): the ordinary scenarios must not notice.
+/// </summary>
+public sealed class ProtectedEmbeddedBackend : EmbeddedBackend
+{
+    public override string Name => "SQLite + in-memory transport, payloads encrypted and claim-checked";
+
+    protected override async Task<Dictionary<string, string?>> SettingsAsync()
+    {
+        var settings = await base.SettingsAsync();
+        settings["Sagas:Payloads:Encryption:Keys:0:Id"] = "k1";
+        settings["Sagas:Payloads:Encryption:Keys:0:Key"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+        settings["Sagas:Payloads:ClaimCheck:ThresholdBytes"] = "256";
+        return settings;
+    }
 }

@@ -240,6 +240,9 @@ public abstract class SagaScenarios<TBackend>(TBackend backend)
 /// <summary>The scenarios on SQLite with the in-memory transport (embedded mode).</summary>
 public sealed class EmbeddedSagaScenarios(EmbeddedBackend backend) : SagaScenarios<EmbeddedBackend>(backend), IClassFixture<EmbeddedBackend>;
 
+/// <summary>The scenarios in embedded mode with every payload encrypted and most of them claim-checked.</summary>
+public sealed class ProtectedEmbeddedSagaScenarios(ProtectedEmbeddedBackend backend) : SagaScenarios<ProtectedEmbeddedBackend>(backend), IClassFixture<ProtectedEmbeddedBackend>;
+
 /// <summary>The scenarios on PostgreSQL and RabbitMQ.</summary>
 public sealed class DistributedSagaScenarios(DistributedBackend backend) : SagaScenarios<DistributedBackend>(backend), IClassFixture<DistributedBackend>;
 

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Sagas.Participants.Payloads;
 
 namespace Sagas.Participants;
 
@@ -13,6 +14,8 @@ internal sealed class ParticipantInitializer<TDb>(IServiceProvider services, ILo
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        // Bad keys fail the start, not the first message.
+        services.GetRequiredService<PayloadCodec>();
         var delay = TimeSpan.FromMilliseconds(250);
         for (var attempt = 1; ; attempt++)
         {

@@ -3,6 +3,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Sagas.Participants.Payloads;
 
 namespace Sagas.Participants;
 
@@ -36,6 +37,7 @@ public static class ParticipantServiceCollectionExtensions
         services.AddOptions<ParticipantFaultOptions>().Configure<IServiceProvider>((o, sp) => BindIfConfigured(sp, ParticipantFaultOptions.Section, o));
         services.TryAddSingleton<IParticipantFaults>(ParticipantFaultOptions.Create);
         services.AddOptions<ParticipantReplyOptions>().Configure<IServiceProvider>((o, sp) => BindIfConfigured(sp, ParticipantReplyOptions.Section, o));
+        services.AddSagaPayloads();
 
         var builder = new ParticipantBuilder<TDb>(services, name);
         configure(builder);

@@ -1,17 +1,20 @@
 using MassTransit;
 using Sagas.Contracts;
+using Sagas.Participants.Payloads;
 
 namespace Sagas.Participants;
 
 /// <summary>Replies are sent (not published) to the coordinator's queue, correlated to the command they answer.</summary>
 internal static class ReplySender
 {
-    public static async Task SendAsync(ConsumeContext context, object? reply, Guid sagaId, ParticipantReplyOptions options)
+    public static async Task SendAsync(ConsumeContext context, object? reply, Guid sagaId, PayloadCodec payloads, ParticipantReplyOptions options)
     {
         if (reply is null)
         {
             return;
         }
+
+        reply = await payloads.EncodeReplyAsync(reply, context.CancellationToken);
 
         var endpoint = await context.GetSendEndpoint(options.ReplyAddress);
 

@@ -2,6 +2,7 @@ using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Sagas.Contracts;
+using Sagas.Participants.Payloads;
 
 namespace Sagas.Participants;
 
@@ -12,11 +13,12 @@ public interface IStepReplySender
 }
 
 /// <summary>The default: sends through the bus to <see cref="ParticipantReplyOptions.ReplyAddress"/>. The bus is resolved on first use.</summary>
-public sealed class BusStepReplySender(IServiceProvider services, IOptions<ParticipantReplyOptions> options) : IStepReplySender
+public sealed class BusStepReplySender(IServiceProvider services, PayloadCodec payloads, IOptions<ParticipantReplyOptions> options) : IStepReplySender
 {
     public async Task SendAsync(object reply, Guid sagaId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(reply);
+        reply = await payloads.EncodeReplyAsync(reply, cancellationToken);
         var endpoint = await services.GetRequiredService<IBus>().GetSendEndpoint(options.Value.ReplyAddress);
         var pipe = Pipe.Execute<SendContext>(send => send.Headers.Set(Endpoints.SagaIdHeader, sagaId.ToString()));
         await endpoint.Send(reply, reply.GetType(), pipe, cancellationToken);

@@ -146,6 +146,37 @@ namespace Sagas.Coordinator.Persistence.Migrations.SqlServer
                     b.ToTable("api_keys", (string)null);
                 });
 
+            modelBuilder.Entity("Sagas.Coordinator.Persistence.ClaimRecord", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(100)
+                        .HasColumnType("nvarchar(100)");
+
+                    b.Property<string>("Body")
+                        .IsRequired()
+                        .HasColumnType("nvarchar(max)");
+
+                    b.Property<long>("CreatedAtTicks")
+                        .HasColumnType("bigint");
+
+                    b.Property<Guid>("SagaId")
+                        .HasColumnType("uniqueidentifier");
+
+                    b.Property<string>("Sha256")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("nvarchar(64)");
+
+                    b.Property<int>("Size")
+                        .HasColumnType("int");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("SagaId");
+
+                    b.ToTable("payload_claims", (string)null);
+                });
+
             modelBuilder.Entity("Sagas.Coordinator.Persistence.CompensationRecord", b =>
                 {
                     b.Property<Guid>("SagaId")
