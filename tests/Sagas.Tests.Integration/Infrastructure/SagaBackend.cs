@@ -10,6 +10,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Sagas.Coordinator.Hosting;
 using Sagas.Participants;
+using Sagas.Participants.Transport;
 using Sagas.Samples;
 using Xunit;
 
@@ -33,6 +34,12 @@ public abstract class SagaBackend : IAsyncLifetime
     public SampleLedger Ledger => Services.GetRequiredService<SampleLedger>();
 
     public IBus Bus => Services.GetRequiredService<IBus>();
+
+    /// <summary>
+    /// A send endpoint for one of the backend's queues, addressed the way the transport wants it: with quorum queues
+    /// that is the queue's exchange, since a plain <c>queue:</c> send would declare it as a classic queue and be refused.
+    /// </summary>
+    public Task<ISendEndpoint> SendEndpointAsync(string queue) => Bus.GetSendEndpoint(Services.GetRequiredService<TransportOptions>().AddressOf(queue));
 
     public SagasOptions CoordinatorOptions => Services.GetRequiredService<IOptions<SagasOptions>>().Value;
 

@@ -233,7 +233,7 @@ public abstract class DurableFeatureScenarios<TBackend>(TBackend backend)
         await WaitForHistoryAsync(id, h => h.Type == "StepCommandSent" && h.Step == Book);
 
         // The test plays the busy participant: order-fast's 1.5 s timeout would fire three times over without these.
-        var coordinator = await Backend.Bus.GetSendEndpoint(new Uri("queue:" + Endpoints.Coordinator));
+        var coordinator = await Backend.SendEndpointAsync(Endpoints.Coordinator);
         for (var i = 0; i < 6; i++)
         {
             await coordinator.Send(new StepHeartbeat(id, Book, 1, TimeSpan.FromSeconds(2)));

@@ -149,7 +149,7 @@ public sealed class PayloadProtectionScenarios(ProtectedPayloadBackend backend, 
         var reference = PayloadClaim.For(sagaId, JsonSerializer.Serialize(order.ToJson())).Reference();
         await using var broker = await RawBroker.ConnectAsync(backend.BrokerUri!);
 
-        var endpoint = await backend.Bus.GetSendEndpoint(new Uri("queue:inventory"));
+        var endpoint = await backend.SendEndpointAsync("inventory");
         await endpoint.Send(new ExecuteStep(sagaId, TestDefinitions.Shipped, 1, "reserve-stock", "reserve", 1, reference), context => context.MessageId = messageId);
 
         var moved = await broker.WaitForMessageAsync("inventory_error", messageId.ToString(), TimeSpan.FromSeconds(20));
@@ -191,7 +191,7 @@ public sealed class PayloadProtectionScenarios(ProtectedPayloadBackend backend, 
 
     private async Task SendStartAsync(StartSaga start, Guid messageId)
     {
-        var endpoint = await backend.Bus.GetSendEndpoint(new Uri("queue:" + Endpoints.Coordinator));
+        var endpoint = await backend.SendEndpointAsync(Endpoints.Coordinator);
         await endpoint.Send(start, context => context.MessageId = messageId);
     }
 
