@@ -11,8 +11,9 @@
 #   other options: --warmup S --phase-warmup S --open-duration S --rate N --in-flight N --keep
 #
 # Needs RabbitMQ and PostgreSQL from scripts/services.sh (started here if not running); uses its own vhost
-# (bench) and databases (bench_*), dropped at the end unless --keep. The whole run holds /tmp/sagas-services.lock
-# so that no other heavy user of the shared services runs at the same time. Not part of scripts/test.sh.
+# (bench) and databases (bench_*), dropped at the end unless --keep. Each system's turn holds
+# /tmp/sagas-services.lock (flock, as `flock /tmp/sagas-services.lock ...` does), so no other heavy user of the
+# shared services runs meanwhile and no single hold lasts more than a few minutes. Not part of scripts/test.sh.
 # Output is also written to .data/bench/sagas-<time>.log; the last line is RESULT {json}.
 set -euo pipefail
 
@@ -33,8 +34,7 @@ mkdir -p .data/bench
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
 log=".data/bench/sagas-$stamp.log"
 echo "[bench] log: $log (system logs: .data/bench/logs-$stamp)" >&2
-flock /tmp/sagas-services.lock \
-    dotnet bench/throughput/bin/Release/net10.0/Sagas.Bench.Throughput.dll \
+dotnet bench/throughput/bin/Release/net10.0/Sagas.Bench.Throughput.dll \
     --coordinator src/Coordinator/bin/Release/net10.0/Sagas.Coordinator.dll \
     --participants src/Participants/Sagas.Samples.Host/bin/Release/net10.0/Sagas.Samples.Host.dll \
     --logs ".data/bench/logs-$stamp" "$@" 2>&1 | tee "$log"

@@ -19,9 +19,9 @@ public sealed class BenchOptions
     /// <summary>The first part of each phase, not counted (the previous phase's level settles).</summary>
     public TimeSpan PhaseWarmup { get; private set; } = TimeSpan.FromSeconds(3);
 
-    public TimeSpan ClosedDuration { get; private set; } = TimeSpan.FromSeconds(20);
+    public TimeSpan ClosedDuration { get; private set; } = TimeSpan.FromSeconds(15);
 
-    public TimeSpan OpenDuration { get; private set; } = TimeSpan.FromSeconds(30);
+    public TimeSpan OpenDuration { get; private set; } = TimeSpan.FromSeconds(20);
 
     /// <summary>Sagas started at once, participants stopped, for the coordinator's peak memory; 0 skips it.</summary>
     public int InFlight { get; private set; } = 10_000;
@@ -41,6 +41,9 @@ public sealed class BenchOptions
     public string LogDirectory { get; private set; } = ".data/bench/logs";
 
     public bool Keep { get; private set; }
+
+    /// <summary>Extra environment for ours' coordinator (KEY=VALUE), e.g. to log its SQL or try a setting.</summary>
+    public Dictionary<string, string> CoordinatorEnvironment { get; } = [];
 
     /// <summary>Open-loop rate; 0 = half of ours' peak (or of the system's own peak when ours is not run).</summary>
     public double Rate { get; private set; }
@@ -76,6 +79,10 @@ public sealed class BenchOptions
                 case "--pgbench": options.PgBench = Next(); break;
                 case "--logs": options.LogDirectory = Next(); break;
                 case "--rate": options.Rate = double.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--coordinator-env":
+                    var pair = Next().Split('=', 2);
+                    options.CoordinatorEnvironment[pair[0]] = pair.Length > 1 ? pair[1] : "";
+                    break;
                 case "--keep": options.Keep = true; break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }

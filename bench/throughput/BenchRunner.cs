@@ -32,6 +32,7 @@ public static class BenchRunner
                 SystemReport report;
                 try
                 {
+                    using var held = await ServicesLock.AcquireAsync();
                     await RabbitMqAdmin.RecreateVirtualHostAsync(options.VirtualHost);
                     report = name == "pgbench"
                         ? await RunPgBenchAsync(options, postgres, measure, commitsPerSaga, halfOfOurs)
@@ -44,11 +45,11 @@ public static class BenchRunner
                 }
 
                 reports.Add(report);
-                if (name == "ours" && report.Peak is { } peak)
+                if (name == "ours" && report.Peak is { } peak && report.CostPhase is { } costs)
                 {
                     halfOfOurs ??= peak.Result.SagasPerSecond / 2;
-                    commitsPerSaga = Math.Max(1, (int)Math.Round(peak.Costs.AllCommits));
-                    messagesPerSaga = Math.Max(2, (int)Math.Round(peak.Costs.MessagesReceived));
+                    commitsPerSaga = Math.Max(1, (int)Math.Round(costs.Costs.AllCommits));
+                    messagesPerSaga = Math.Max(2, (int)Math.Round(costs.Costs.MessagesReceived));
                 }
 
                 Log($"{name}: done, peak {report.PeakSagasPerSecond:0} sagas/s ({clock.Elapsed:mm\\:ss})");
@@ -57,6 +58,7 @@ public static class BenchRunner
             if (options.Systems.Contains("ours") && options.InFlight > 0)
             {
                 Log($"in-flight memory test with {options.InFlight} sagas ({clock.Elapsed:mm\\:ss})");
+                using var held = await ServicesLock.AcquireAsync();
                 inFlight = await RunInFlightAsync(options, postgres);
             }
         }
@@ -88,23 +90,24 @@ public static class BenchRunner
 
         var warmup = await driver.ClosedLoopAsync(WarmupConcurrency, TimeSpan.Zero, options.Warmup);
         Log($"{system.Name}: warm-up {warmup.SagasPerSecond:0} sagas/s, {warmup.NotCompleted} not completed, {warmup.Lost} lost");
-        if (warmup.Completed == 0)
+        if (warmup.Finished == 0)
         {
-            throw new InvalidOperationException($"no saga completed during the warm-up (not completed {warmup.NotCompleted}, lost {warmup.Lost}); see {options.LogDirectory}");
+            throw new InvalidOperationException($"no saga ended during the warm-up (lost {warmup.Lost}); see {options.LogDirectory}");
         }
 
         var closed = new List<Phase>();
         foreach (var concurrency in options.Concurrencies)
         {
-            var (result, costs) = await measure.RunAsync(system.CoordinatorDatabases, system.AllDatabases, () => system.ProcessIds,
-                () => driver.ClosedLoopAsync(concurrency, options.PhaseWarmup, options.ClosedDuration));
+            var settle = !options.Quick && concurrency == options.Concurrencies.Max();
+            var (result, costs) = await measure.RunAsync(system.CoordinatorDatabases, system.AllDatabases, () => system.ProcessIds, system.CoordinatorPid,
+                settle, () => driver.ClosedLoopAsync(concurrency, options.PhaseWarmup, options.ClosedDuration));
             closed.Add(new Phase(result, costs));
             Log($"{system.Name}: closed c={concurrency}: {result.SagasPerSecond:0} sagas/s, p99 {result.Percentile(99):0.0} ms");
         }
 
         var rate = openRate ?? closed.Max(p => p.Result.SagasPerSecond) / 2;
-        var (open, openCosts) = await measure.RunAsync(system.CoordinatorDatabases, system.AllDatabases, () => system.ProcessIds,
-            () => driver.OpenLoopAsync(rate, options.PhaseWarmup, options.OpenDuration));
+        var (open, openCosts) = await measure.RunAsync(system.CoordinatorDatabases, system.AllDatabases, () => system.ProcessIds, system.CoordinatorPid,
+            false, () => driver.OpenLoopAsync(rate, options.PhaseWarmup, options.OpenDuration));
         Log($"{system.Name}: open {rate:0}/s: p50 {open.Percentile(50):0.0} ms, p99 {open.Percentile(99):0.0} ms, lost {open.Lost}");
         return new SystemReport(system.Name, closed, new Phase(open, openCosts), ProcessStats.PeakResidentMiB(system.CoordinatorPid));
     }
@@ -112,14 +115,15 @@ public static class BenchRunner
     private static async Task<SystemReport> RunPgBenchAsync(BenchOptions options, Postgres postgres, Measure measure, int commitsPerSaga, double? openRate)
     {
         var executable = options.PgBench.Length > 0 ? options.PgBench : FindPgBench();
-        var pgbench = new PgBench(executable, postgres, options.Postgres, Path.Combine(options.LogDirectory, "pgbench"));
+        var pgbench = new PgBench(executable, postgres, options.Postgres, Path.GetFullPath(Path.Combine(options.LogDirectory, "pgbench")));
         await pgbench.PrepareAsync();
         try
         {
             string[] databases = [PgBench.Database];
             async Task<Phase> Run(int clients, double rate, TimeSpan duration)
             {
-                var (result, costs) = await measure.RunAsync(databases, databases, () => [], () => pgbench.RunAsync(commitsPerSaga, clients, rate, duration));
+                var settle = !options.Quick && rate == 0 && clients == options.Concurrencies.Max();
+                var (result, costs) = await measure.RunAsync(databases, databases, () => [], 0, settle, () => pgbench.RunAsync(commitsPerSaga, clients, rate, duration));
                 return new Phase(result, costs with { SystemCpuMs = pgbench.LastCpuSeconds * 1000 / Math.Max(1, result.Finished) });
             }
 

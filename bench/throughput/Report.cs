@@ -22,11 +22,12 @@ public static class Report
         var openRate = reports.Select(r => r.Open?.Result.TargetRate ?? 0).FirstOrDefault(r => r > 0);
         output.WriteLine();
         output.WriteLine($"Closed loop: {string.Join(", ", concurrencies)} sagas in flight, {options.ClosedDuration.TotalSeconds:0} s each after {options.PhaseWarmup.TotalSeconds:0} s; " +
-            $"open loop: {openRate:0} sagas/s for {options.OpenDuration.TotalSeconds:0} s, latency from the scheduled start. Per-saga costs from the peak closed-loop phase. " +
+            $"open loop: {openRate:0} sagas/s for {options.OpenDuration.TotalSeconds:0} s, latency from the scheduled start. Per-saga costs from the closed loop at {concurrencies.Max()}" +
+            (options.Quick ? " (--quick: commit counters read without waiting for PostgreSQL to publish them, approximate). " : " (commit counters read after 11 s idle, settled). ") +
             $"Limits replay {commitsPerSaga} commits / {messagesPerSaga} messages per saga.");
         output.WriteLine();
         output.WriteLine("| system | " + string.Join(" | ", concurrencies.Select(c => $"sagas/s @{c}")) +
-            " | open p50 ms | open p95 ms | open p99 ms | coord. commits/saga | all commits/saga | msgs/saga published (routed) | CPU ms/saga system | CPU ms/saga broker+db | peak RSS MiB |");
+            " | open p50 ms | open p95 ms | open p99 ms | coord. commits/saga | all commits/saga | msgs/saga published (routed) | CPU ms/saga system (orchestrator) | CPU ms/saga broker+db | peak RSS MiB |");
         output.WriteLine("|---|" + string.Concat(concurrencies.Select(_ => "---:|")) + "---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var report in reports)
         {
@@ -39,14 +40,14 @@ public static class Report
 
             var cells = concurrencies.Select(c => report.Closed.FirstOrDefault(p => p.Result.Concurrency == c) is { } p ? Fixed(p.Result.SagasPerSecond, 0) : "").ToList();
             var open = report.Open?.Result;
-            var costs = report.Peak!.Costs;
+            var costs = report.CostPhase!.Costs;
             cells.Add(Fixed(open?.Percentile(50), 1));
             cells.Add(Fixed(open?.Percentile(95), 1));
             cells.Add(Fixed(open?.Percentile(99), 1));
             cells.Add(Fixed(costs.CoordinatorCommits, 2));
             cells.Add(Fixed(costs.AllCommits, 2));
             cells.Add($"{Fixed(costs.MessagesReceived, 2)} ({Fixed(costs.MessagesRouted, 2)})");
-            cells.Add(Fixed(costs.SystemCpuMs, 2));
+            cells.Add(costs.CoordinatorCpuMs > 0 && report.Name == "ours" ? $"{Fixed(costs.SystemCpuMs, 2)} ({Fixed(costs.CoordinatorCpuMs, 2)})" : Fixed(costs.SystemCpuMs, 2));
             cells.Add(Fixed(costs.InfraCpuMs, 2));
             cells.Add(report.PeakMemoryMiB > 0 ? Fixed(report.PeakMemoryMiB, 0) : "");
             output.WriteLine($"| {label} | {string.Join(" | ", cells)} |");
@@ -88,8 +89,8 @@ public static class Report
         double? Ratio(string peer) => Peak("ours") > 0 && Peak(peer) > 0 ? Math.Round(Peak("ours") / Peak(peer), 3) : null;
         var ours = reports.FirstOrDefault(r => r.Name == "ours" && r.Error is null);
         var p99 = ours?.Open?.Result.Percentile(99);
-        var commits = ours?.Peak?.Costs.CoordinatorCommits;
-        var messages = ours?.Peak?.Costs.MessagesReceived;
+        var commits = ours?.CostPhase?.Costs.CoordinatorCommits;
+        var messages = ours?.CostPhase?.Costs.MessagesReceived;
         return new Dictionary<string, object?>
         {
             ["ours_sagas_per_s"] = Math.Round(Peak("ours"), 1),
@@ -99,7 +100,8 @@ public static class Report
             ["p99_ms_at_half_load"] = Round(p99, 1),
             ["commits_per_saga"] = Round(commits, 2),
             ["messages_per_saga"] = Round(messages, 2),
-            ["cpu_ms_per_saga"] = Round(ours?.Peak?.Costs.SystemCpuMs, 2),
+            ["cpu_ms_per_saga"] = Round(ours?.CostPhase?.Costs.SystemCpuMs, 2),
+            ["coordinator_cpu_ms_per_saga"] = Round(ours?.CostPhase?.Costs.CoordinatorCpuMs, 2),
             ["coordinator_peak_mib"] = Round(ours?.PeakMemoryMiB, 0),
             ["in_flight_sagas"] = inFlight?.Sagas,
             ["in_flight_coordinator_peak_mib"] = Round(inFlight?.PeakMemoryMiB, 0),

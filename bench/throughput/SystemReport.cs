@@ -12,6 +12,9 @@ public sealed record SystemReport(string Name, IReadOnlyList<Phase> Closed, Phas
     public Phase? Peak => Closed.Count == 0 ? null : Closed.MaxBy(p => p.Result.SagasPerSecond);
 
     public double PeakSagasPerSecond => Peak?.Result.SagasPerSecond ?? 0;
+
+    /// <summary>The phase the per-saga costs come from: the highest concurrency (its counters settled in a full run).</summary>
+    public Phase? CostPhase => Closed.Count == 0 ? null : Closed.MaxBy(p => p.Result.Concurrency);
 }
 
 /// <summary>The in-flight memory test: sagas started with the participants stopped, the coordinator's VmHWM once all are stored.</summary>

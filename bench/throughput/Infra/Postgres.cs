@@ -7,6 +7,9 @@ public sealed class Postgres(string baseConnectionString)
 {
     public string ConnectionString(string database) => $"{baseConnectionString};Database={database}";
 
+    // Unpooled: a pooled idle connection to a database dropped WITH (FORCE) would fail its next user with 57P01.
+    private string AdminConnectionString(string database) => $"{ConnectionString(database)};Pooling=false";
+
     public async Task RecreateDatabaseAsync(string database)
     {
         await DropDatabaseAsync(database);
@@ -17,7 +20,7 @@ public sealed class Postgres(string baseConnectionString)
 
     public async Task ExecuteAsync(string database, string sql)
     {
-        await using var connection = new NpgsqlConnection(ConnectionString(database));
+        await using var connection = new NpgsqlConnection(AdminConnectionString(database));
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(sql, connection);
         await command.ExecuteNonQueryAsync();
@@ -25,7 +28,7 @@ public sealed class Postgres(string baseConnectionString)
 
     public async Task<long> ScalarAsync(string database, string sql)
     {
-        await using var connection = new NpgsqlConnection(ConnectionString(database));
+        await using var connection = new NpgsqlConnection(AdminConnectionString(database));
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(sql, connection);
         return Convert.ToInt64(await command.ExecuteScalarAsync() ?? 0L, System.Globalization.CultureInfo.InvariantCulture);
@@ -45,8 +48,7 @@ public sealed class Postgres(string baseConnectionString)
 
     /// <summary>
     /// Committed transactions of the given databases (pg_stat_database.xact_commit), read from the
-    /// <c>postgres</c> database so that reading does not count. Backends publish their counters at most
-    /// once a second, so callers wait for the counter to settle (<see cref="SettledCommitsAsync"/>).
+    /// <c>postgres</c> database so that reading does not count. Read-only transactions count too.
     /// </summary>
     public async Task<long> CommitsAsync(IReadOnlyCollection<string> databases)
     {
@@ -57,24 +59,6 @@ public sealed class Postgres(string baseConnectionString)
 
         var names = string.Join(",", databases.Select(d => $"'{d}'"));
         return await ScalarAsync("postgres", $"SELECT coalesce(sum(xact_commit), 0)::bigint FROM pg_stat_database WHERE datname IN ({names})");
-    }
-
-    public async Task<long> SettledCommitsAsync(IReadOnlyCollection<string> databases)
-    {
-        var last = await CommitsAsync(databases);
-        for (var i = 0; i < 10; i++)
-        {
-            await Task.Delay(700);
-            var now = await CommitsAsync(databases);
-            if (now == last)
-            {
-                return now;
-            }
-
-            last = now;
-        }
-
-        return last;
     }
 
     private async Task AdminAsync(string sql) => await ExecuteAsync("postgres", sql);

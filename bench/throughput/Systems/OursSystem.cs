@@ -59,7 +59,7 @@ public sealed class OursSystem(BenchOptions options, Postgres postgres, int port
     /// <summary>The coordinator alone: the in-flight memory test keeps the participants stopped so sagas pile up.</summary>
     public async Task LaunchCoordinatorAsync()
     {
-        coordinator = ChildProcess.Start("ours-coordinator", "dotnet", [options.CoordinatorDll, "--urls", $"http://127.0.0.1:{port}"], new Dictionary<string, string>
+        var environment = new Dictionary<string, string>
         {
             ["Sagas__Mode"] = "Distributed",
             ["Sagas__Database__Provider"] = "Postgres",
@@ -70,7 +70,13 @@ public sealed class OursSystem(BenchOptions options, Postgres postgres, int port
             ["Sagas__Auth__ApiKeys__0__Key"] = "bench_" + Guid.NewGuid().ToString("N"),
             ["Sagas__Auth__ApiKeys__0__Role"] = "Admin",
             ["Logging__LogLevel__Default"] = "Warning",
-        }, options.LogDirectory);
+        };
+        foreach (var (key, value) in options.CoordinatorEnvironment)
+        {
+            environment[key] = value;
+        }
+
+        coordinator = ChildProcess.Start("ours-coordinator", "dotnet", [options.CoordinatorDll, "--urls", $"http://127.0.0.1:{port}"], environment, options.LogDirectory);
         await WaitReadyAsync();
     }
 
