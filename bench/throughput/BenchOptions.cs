@@ -42,6 +42,12 @@ public sealed class BenchOptions
 
     public bool Keep { get; private set; }
 
+    /// <summary>
+    /// Run without /tmp/sagas-services.lock. Only for a stuck lock: e.g. a PostgreSQL or RabbitMQ started under
+    /// `flock` inherits the lock's file descriptor and holds it for as long as it runs.
+    /// </summary>
+    public bool NoLock { get; private set; }
+
     /// <summary>Extra environment for ours' coordinator (KEY=VALUE), e.g. to log its SQL or try a setting.</summary>
     public Dictionary<string, string> CoordinatorEnvironment { get; } = [];
 
@@ -84,6 +90,7 @@ public sealed class BenchOptions
                     options.CoordinatorEnvironment[pair[0]] = pair.Length > 1 ? pair[1] : "";
                     break;
                 case "--keep": options.Keep = true; break;
+                case "--no-lock": options.NoLock = true; break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
         }

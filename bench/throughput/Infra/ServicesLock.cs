@@ -11,12 +11,17 @@ public sealed partial class ServicesLock : IDisposable
     private const string Path = "/tmp/sagas-services.lock";
     private const int LockExclusive = 2;
     private const int Unlock = 8;
-    private readonly FileStream file;
+    private readonly FileStream? file;
 
-    private ServicesLock(FileStream file) => this.file = file;
+    private ServicesLock(FileStream? file) => this.file = file;
 
-    public static async Task<ServicesLock> AcquireAsync()
+    public static async Task<ServicesLock> AcquireAsync(bool skip)
     {
+        if (skip)
+        {
+            return new ServicesLock(null);
+        }
+
         var file = new FileStream(Path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite);
         var fd = (int)file.SafeFileHandle.DangerousGetHandle();
         // flock blocks the calling thread while another holder works; keep that off the thread pool's hot threads.
@@ -32,6 +37,11 @@ public sealed partial class ServicesLock : IDisposable
 
     public void Dispose()
     {
+        if (file is null)
+        {
+            return;
+        }
+
         Flock((int)file.SafeFileHandle.DangerousGetHandle(), Unlock);
         file.Dispose();
     }
