@@ -9,7 +9,8 @@
 #   scripts/bench.sh --quick               the same in under 3 minutes (shorter phases, 32 and 128, 2,000 in flight)
 #   scripts/bench.sh --systems ours,inmemory --concurrency 16,64 --duration 30
 #   other options: --warmup S --phase-warmup S --open-duration S --rate N --in-flight N --keep
-#   --no-lock      only when /tmp/sagas-services.lock is stuck (e.g. inherited by a PostgreSQL started under flock)
+#   --no-lock      do not take /tmp/sagas-services.lock (a lock held only by PostgreSQL/RabbitMQ processes, which
+#                  inherited it from a command run under flock, is detected as stuck and skipped anyway)
 #
 # Needs RabbitMQ and PostgreSQL from scripts/services.sh (started here if not running); uses its own vhost
 # (bench) and databases (bench_*), dropped at the end unless --keep. Each system's turn holds

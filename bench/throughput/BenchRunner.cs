@@ -32,7 +32,7 @@ public static class BenchRunner
                 SystemReport report;
                 try
                 {
-                    using var held = await ServicesLock.AcquireAsync(options.NoLock);
+                    using var held = await ServicesLock.AcquireAsync(options.NoLock, Log);
                     await RabbitMqAdmin.RecreateVirtualHostAsync(options.VirtualHost);
                     report = name == "pgbench"
                         ? await RunPgBenchAsync(options, postgres, measure, commitsPerSaga, halfOfOurs)
@@ -58,7 +58,7 @@ public static class BenchRunner
             if (options.Systems.Contains("ours") && options.InFlight > 0)
             {
                 Log($"in-flight memory test with {options.InFlight} sagas ({clock.Elapsed:mm\\:ss})");
-                using var held = await ServicesLock.AcquireAsync(options.NoLock);
+                using var held = await ServicesLock.AcquireAsync(options.NoLock, Log);
                 inFlight = await RunInFlightAsync(options, postgres);
             }
         }

@@ -8,28 +8,46 @@ namespace Sagas.Bench.Throughput.Infra;
 /// </summary>
 public sealed partial class ServicesLock : IDisposable
 {
-    private const string Path = "/tmp/sagas-services.lock";
+    private const string LockPath = "/tmp/sagas-services.lock";
     private const int LockExclusive = 2;
+    private const int LockNonBlocking = 4;
     private const int Unlock = 8;
+
+    // A broker or database started by a command run under `flock` inherits the lock's descriptor and holds
+    // the lock for as long as it runs: nobody will ever get it, so waiting longer does not help.
+    private static readonly string[] Daemons = ["postgres", "beam.smp", "epmd", "erl_child_setup", "inet_gethost"];
+
     private readonly FileStream? file;
 
     private ServicesLock(FileStream? file) => this.file = file;
 
-    public static async Task<ServicesLock> AcquireAsync(bool skip)
+    public static async Task<ServicesLock> AcquireAsync(bool skip, Action<string> log)
     {
         if (skip)
         {
             return new ServicesLock(null);
         }
 
-        var file = new FileStream(Path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite);
+        var file = new FileStream(LockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite);
         var fd = (int)file.SafeFileHandle.DangerousGetHandle();
-        // flock blocks the calling thread while another holder works; keep that off the thread pool's hot threads.
-        var result = await Task.Factory.StartNew(() => Flock(fd, LockExclusive), TaskCreationOptions.LongRunning);
-        if (result != 0)
+        var waitingSince = DateTime.UtcNow;
+        while (Flock(fd, LockExclusive | LockNonBlocking) != 0)
         {
-            await file.DisposeAsync();
-            throw new IOException($"flock {Path} failed: errno {Marshal.GetLastPInvokeError()}");
+            var holders = Holders();
+            if (holders.Count > 0 && holders.All(h => Daemons.Contains(h.Name)))
+            {
+                log($"{LockPath} is held only by daemons ({string.Join(", ", holders.Select(h => $"{h.Name} {h.Pid}"))}): a stuck lock, running without it");
+                await file.DisposeAsync();
+                return new ServicesLock(null);
+            }
+
+            if (DateTime.UtcNow - waitingSince > TimeSpan.FromSeconds(30))
+            {
+                log($"waiting for {LockPath} (held by {string.Join(", ", holders.Select(h => $"{h.Name} {h.Pid}"))})");
+                waitingSince = DateTime.UtcNow;
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(2));
         }
 
         return new ServicesLock(file);
@@ -44,6 +62,34 @@ public sealed partial class ServicesLock : IDisposable
 
         Flock((int)file.SafeFileHandle.DangerousGetHandle(), Unlock);
         file.Dispose();
+    }
+
+    /// <summary>Other processes with the lock file open (whoever holds or waits for the lock).</summary>
+    private static List<(int Pid, string Name)> Holders()
+    {
+        var self = Environment.ProcessId;
+        var holders = new List<(int, string)>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid) || pid == self)
+            {
+                continue;
+            }
+
+            try
+            {
+                if (Directory.EnumerateFileSystemEntries(Path.Combine(dir, "fd")).Any(fd => new FileInfo(fd).LinkTarget == LockPath))
+                {
+                    holders.Add((pid, File.ReadAllText(Path.Combine(dir, "comm")).Trim()));
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Gone, or not ours to look at.
+            }
+        }
+
+        return holders;
     }
 
     [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
