@@ -22,8 +22,10 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
+# A failing status may be another run (chaos) stopping a service on purpose: look again, and start, only under
+# the lock. flock -o: the broker and database started here must not inherit (and hold forever) the lock.
 if ! scripts/services.sh status >/dev/null 2>&1; then
-    scripts/services.sh start
+    flock -o /tmp/sagas-services.lock bash -c 'scripts/services.sh status >/dev/null 2>&1 || scripts/services.sh start'
 fi
 eval "$(scripts/services.sh env)"
 
