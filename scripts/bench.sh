@@ -9,6 +9,8 @@
 #   scripts/bench.sh --quick               the same in under 3 minutes (shorter phases, 32 and 128, 2,000 in flight)
 #   scripts/bench.sh --systems ours,inmemory --concurrency 16,64 --duration 30
 #   other options: --warmup S --phase-warmup S --open-duration S --rate N --in-flight N --keep
+#   --coordinator-env KEY=VALUE   extra environment for ours' coordinator (repeatable)
+#   --log-coordinator-sql         PostgreSQL logs every statement on ours' coordinator database (see its server log)
 #   --no-lock      do not take /tmp/sagas-services.lock (a lock held only by PostgreSQL/RabbitMQ processes, which
 #                  inherited it from a command run under flock, is detected as stuck and skipped anyway)
 #

@@ -42,6 +42,9 @@ public sealed class BenchOptions
 
     public bool Keep { get; private set; }
 
+    /// <summary>Have PostgreSQL log every statement of ours' coordinator database (log_min_duration_statement = 0 on that database only).</summary>
+    public bool LogCoordinatorSql { get; private set; }
+
     /// <summary>
     /// Run without /tmp/sagas-services.lock. Only for a stuck lock: e.g. a PostgreSQL or RabbitMQ started under
     /// `flock` inherits the lock's file descriptor and holds it for as long as it runs.
@@ -90,6 +93,7 @@ public sealed class BenchOptions
                     options.CoordinatorEnvironment[pair[0]] = pair.Length > 1 ? pair[1] : "";
                     break;
                 case "--keep": options.Keep = true; break;
+                case "--log-coordinator-sql": options.LogCoordinatorSql = true; break;
                 case "--no-lock": options.NoLock = true; break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }

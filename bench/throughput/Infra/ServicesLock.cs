@@ -10,7 +10,6 @@ public sealed partial class ServicesLock : IDisposable
 {
     private const string LockPath = "/tmp/sagas-services.lock";
     private const int LockExclusive = 2;
-    private const int LockNonBlocking = 4;
     private const int Unlock = 8;
 
     // A broker or database started by a command run under `flock` inherits the lock's descriptor and holds
@@ -30,24 +29,31 @@ public sealed partial class ServicesLock : IDisposable
 
         var file = new FileStream(LockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite);
         var fd = (int)file.SafeFileHandle.DangerousGetHandle();
-        var waitingSince = DateTime.UtcNow;
-        while (Flock(fd, LockExclusive | LockNonBlocking) != 0)
+        // A blocking flock queues like flock(1) does (polling with LOCK_NB loses every time to blocked waiters).
+        var acquired = Task.Factory.StartNew(() => Flock(fd, LockExclusive), TaskCreationOptions.LongRunning);
+        var waited = TimeSpan.Zero;
+        while (await Task.WhenAny(acquired, Task.Delay(TimeSpan.FromSeconds(5))) != acquired)
         {
+            waited += TimeSpan.FromSeconds(5);
             var holders = Holders();
             if (holders.Count > 0 && holders.All(h => Daemons.Contains(h.Name)))
             {
                 log($"{LockPath} is held only by daemons ({string.Join(", ", holders.Select(h => $"{h.Name} {h.Pid}"))}): a stuck lock, running without it");
-                await file.DisposeAsync();
+                // Should the lock come free after all, closing the file releases it at once.
+                _ = acquired.ContinueWith(_ => file.Dispose(), TaskScheduler.Default);
                 return new ServicesLock(null);
             }
 
-            if (DateTime.UtcNow - waitingSince > TimeSpan.FromSeconds(30))
+            if (waited.TotalSeconds % 60 == 0)
             {
-                log($"waiting for {LockPath} (held by {string.Join(", ", holders.Select(h => $"{h.Name} {h.Pid}"))})");
-                waitingSince = DateTime.UtcNow;
+                log($"waiting for {LockPath} ({waited.TotalSeconds:0} s; open by {string.Join(", ", holders.Select(h => $"{h.Name} {h.Pid}"))})");
             }
+        }
 
-            await Task.Delay(TimeSpan.FromSeconds(2));
+        if (await acquired != 0)
+        {
+            await file.DisposeAsync();
+            throw new IOException($"flock {LockPath} failed: errno {Marshal.GetLastPInvokeError()}");
         }
 
         return new ServicesLock(file);

@@ -51,6 +51,13 @@ public sealed class OursSystem(BenchOptions options, Postgres postgres, int port
             await postgres.DropDatabaseAsync(database);
         }
 
+        if (options.LogCoordinatorSql)
+        {
+            // Set before the coordinator's first connection (the setting applies to new sessions); its migrations run on the empty database.
+            await postgres.RecreateDatabaseAsync(CoordinatorDatabase);
+            await postgres.ExecuteAsync("postgres", $"ALTER DATABASE {CoordinatorDatabase} SET log_min_duration_statement = 0");
+        }
+
         await LaunchCoordinatorAsync();
         await LaunchParticipantsAsync();
         await SeedAsync();
