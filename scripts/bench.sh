@@ -5,17 +5,18 @@
 # Results and method: docs/benchmarks.md, "Saga throughput against peers and limits".
 #
 #   scripts/bench.sh                       full run (closed loop at 8, 32, 128; open loop at half of ours' peak;
-#                                          10,000 sagas in flight for the coordinator's memory); about 8 minutes
+#                                          10,000 sagas in flight for the coordinator's memory); about 12 minutes
 #   scripts/bench.sh --quick               the same in under 3 minutes (shorter phases, 32 and 128, 2,000 in flight)
 #   scripts/bench.sh --systems ours,inmemory --concurrency 16,64 --duration 30
-#   other options: --warmup S --phase-warmup S --open-duration S --rate N --in-flight N --keep
+#   other options: --warmup S --phase-warmup S --open-duration S --rate N --in-flight N --keep --prefix NAME
 #   --coordinator-env KEY=VALUE   extra environment for ours' coordinator (repeatable)
 #   --log-coordinator-sql         PostgreSQL logs every statement on ours' coordinator database (see its server log)
 #   --no-lock      do not take /tmp/sagas-services.lock (a lock held only by PostgreSQL/RabbitMQ processes, which
 #                  inherited it from a command run under flock, is detected as stuck and skipped anyway)
 #
 # Needs RabbitMQ and PostgreSQL from scripts/services.sh (started here if not running); uses its own vhost
-# (bench) and databases (bench_*), dropped at the end unless --keep. Each system's turn holds
+# and databases (bench<pid>, bench<pid>_*; --prefix NAME to choose), dropped at the end unless --keep, so two runs
+# never share them. Each system's turn holds
 # /tmp/sagas-services.lock (flock, as `flock /tmp/sagas-services.lock ...` does), so no other heavy user of the
 # shared services runs meanwhile and no single hold lasts more than a few minutes. Not part of scripts/test.sh.
 # Output is also written to .data/bench/sagas-<time>.log; the last line is RESULT {json}.

@@ -30,7 +30,10 @@ public sealed class BenchOptions
 
     public string RabbitMqHost { get; private set; } = "127.0.0.1";
 
-    public string VirtualHost { get; private set; } = "bench";
+    /// <summary>Names this run's vhost and databases (<c>{prefix}_coordinator</c>, ...): unique per run, so two runs never share them.</summary>
+    public string Prefix { get; private set; } = $"bench{Environment.ProcessId}";
+
+    public string VirtualHost => Prefix;
 
     public string CoordinatorDll { get; private set; } = "src/Coordinator/bin/Release/net10.0/Sagas.Coordinator.dll";
 
@@ -82,7 +85,7 @@ public sealed class BenchOptions
                 case "--open-duration": options.OpenDuration = Seconds(Next()); break;
                 case "--in-flight": options.InFlight = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--postgres": options.Postgres = Next(); break;
-                case "--vhost": options.VirtualHost = Next(); break;
+                case "--prefix": options.Prefix = Next(); break;
                 case "--coordinator": options.CoordinatorDll = Next(); break;
                 case "--participants": options.ParticipantsDll = Next(); break;
                 case "--pgbench": options.PgBench = Next(); break;
@@ -104,6 +107,8 @@ public sealed class BenchOptions
     }
 
     /// <summary>Fits the whole comparison in under three minutes: short phases, two concurrencies, a smaller in-flight test.</summary>
+    public string Database(string name) => $"{Prefix}_{name}";
+
     private void ApplyQuick()
     {
         Quick = true;

@@ -9,7 +9,6 @@ namespace Sagas.Bench.Throughput;
 /// <summary>Runs every selected system in turn on this machine, then prints the table and the RESULT line.</summary>
 public static class BenchRunner
 {
-    private const int CoordinatorPort = 5187;
     private const int WarmupConcurrency = 32;
 
     public static async Task<int> RunAsync(BenchOptions options)
@@ -66,6 +65,7 @@ public static class BenchRunner
         {
             if (!options.Keep)
             {
+                using var held = await ServicesLock.AcquireAsync(options.NoLock, Log);
                 await RabbitMqAdmin.DeleteVirtualHostAsync(options.VirtualHost);
             }
         }
@@ -77,7 +77,7 @@ public static class BenchRunner
 
     private static ISystemUnderTest Create(string name, BenchOptions options, Postgres postgres, int messagesPerSaga) => name switch
     {
-        "ours" => new OursSystem(options, postgres, CoordinatorPort),
+        "ours" => new OursSystem(options, postgres, FreePort()),
         _ => new PeerSystem(name, options, postgres, messagesPerSaga),
     };
 
@@ -115,11 +115,11 @@ public static class BenchRunner
     private static async Task<SystemReport> RunPgBenchAsync(BenchOptions options, Postgres postgres, Measure measure, int commitsPerSaga, double? openRate)
     {
         var executable = options.PgBench.Length > 0 ? options.PgBench : FindPgBench();
-        var pgbench = new PgBench(executable, postgres, options.Postgres, Path.GetFullPath(Path.Combine(options.LogDirectory, "pgbench")));
+        var pgbench = new PgBench(executable, postgres, options.Postgres, Path.GetFullPath(Path.Combine(options.LogDirectory, "pgbench")), options.Database("pgbench"));
         await pgbench.PrepareAsync();
         try
         {
-            string[] databases = [PgBench.Database];
+            string[] databases = [pgbench.Database];
             async Task<Phase> Run(int clients, double rate, TimeSpan duration)
             {
                 var settle = !options.Quick && rate == 0 && clients == options.Concurrencies.Max();
@@ -150,10 +150,10 @@ public static class BenchRunner
     private static async Task<InFlightReport> RunInFlightAsync(BenchOptions options, Postgres postgres)
     {
         await RabbitMqAdmin.RecreateVirtualHostAsync(options.VirtualHost);
-        await using var ours = new OursSystem(options, postgres, CoordinatorPort);
+        await using var ours = new OursSystem(options, postgres, FreePort());
         try
         {
-            await postgres.DropDatabaseAsync(OursSystem.CoordinatorDatabase);
+            await postgres.DropDatabaseAsync(ours.CoordinatorDatabase);
             await ours.LaunchCoordinatorAsync();
             await using var driver = await LoadDriver.ConnectAsync(options.RabbitMqHost, options.VirtualHost, ours.Start, ours.TerminalExchanges);
             await driver.WaitForStartQueueAsync(TimeSpan.FromSeconds(60), ours.IsAlive);
@@ -163,7 +163,7 @@ public static class BenchRunner
             long stored = 0;
             while (clock.Elapsed < TimeSpan.FromMinutes(3) && ours.IsAlive())
             {
-                stored = await postgres.ScalarAsync(OursSystem.CoordinatorDatabase, "SELECT count(*) FROM sagas");
+                stored = await postgres.ScalarAsync(ours.CoordinatorDatabase, "SELECT count(*) FROM sagas");
                 if (stored >= options.InFlight)
                 {
                     break;
@@ -182,6 +182,13 @@ public static class BenchRunner
             Log($"in-flight test FAILED {e}");
             return new InFlightReport(options.InFlight, 0, TimeSpan.Zero, 0, 0, e.Message.Split('\n')[0]);
         }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private static string FindPgBench() =>

@@ -5,8 +5,13 @@ namespace Sagas.Bench.Throughput.Infra;
 /// <summary>A process the benchmark started (a system under test), its output appended to a log file.</summary>
 public sealed class ChildProcess : IAsyncDisposable
 {
+    // Children die with the benchmark, even when it is stopped with SIGTERM or Ctrl+C half-way.
+    private static readonly HashSet<Process> Running = [];
+
     private readonly Process process;
     private readonly StreamWriter log;
+
+    static ChildProcess() => AppDomain.CurrentDomain.ProcessExit += (_, _) => KillAll();
 
     private ChildProcess(Process process, StreamWriter log)
     {
@@ -41,11 +46,21 @@ public sealed class ChildProcess : IAsyncDisposable
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
+        lock (Running)
+        {
+            Running.Add(process);
+        }
+
         return new ChildProcess(process, log) { Name = name };
     }
 
     public async ValueTask DisposeAsync()
     {
+        lock (Running)
+        {
+            Running.Remove(process);
+        }
+
         if (!process.HasExited)
         {
             process.Kill(entireProcessTree: true);
@@ -54,6 +69,17 @@ public sealed class ChildProcess : IAsyncDisposable
 
         process.Dispose();
         await log.DisposeAsync();
+    }
+
+    private static void KillAll()
+    {
+        lock (Running)
+        {
+            foreach (var process in Running.Where(p => !p.HasExited))
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
     }
 
     private static void Write(StreamWriter log, string? line)

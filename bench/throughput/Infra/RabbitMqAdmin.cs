@@ -30,10 +30,13 @@ public static class RabbitMqAdmin
 
     public static async Task DeleteVirtualHostAsync(string vhost)
     {
-        var existing = await RunAsync("list_vhosts", "--quiet", "--no-table-headers");
-        if (existing.Split('\n', StringSplitOptions.TrimEntries).Contains(vhost))
+        try
         {
             await RunAsync("delete_vhost", vhost);
+        }
+        catch (InvalidOperationException e) when (e.Message.Contains("does not exist", StringComparison.Ordinal))
+        {
+            // Nothing to delete.
         }
     }
 

@@ -11,9 +11,9 @@ namespace Sagas.Bench.Throughput.Limits;
 /// ours made, coordinator and participants together), one script run standing for one saga. Latency per
 /// script from pgbench's per-transaction log; with --rate, pgbench itself measures from the scheduled start.
 /// </summary>
-public sealed class PgBench(string executable, Postgres postgres, string baseConnectionString, string workDirectory)
+public sealed class PgBench(string executable, Postgres postgres, string baseConnectionString, string workDirectory, string database)
 {
-    public const string Database = "bench_pgbench";
+    public string Database => database;
 
     public async Task PrepareAsync()
     {

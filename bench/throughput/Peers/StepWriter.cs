@@ -9,7 +9,6 @@ namespace Sagas.Bench.Throughput.Peers;
 /// </summary>
 public sealed class StepWriter(NpgsqlDataSource dataSource)
 {
-    public const string Database = "bench_peer_steps";
     public const string Schema = "CREATE TABLE IF NOT EXISTS step_writes (saga_id uuid NOT NULL, step text NOT NULL, written_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (saga_id, step))";
 
     public async Task WriteAsync(Guid sagaId, string step, CancellationToken cancellationToken = default)

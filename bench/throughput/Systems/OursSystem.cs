@@ -9,9 +9,7 @@ namespace Sagas.Bench.Throughput.Systems;
 /// </summary>
 public sealed class OursSystem(BenchOptions options, Postgres postgres, int port) : ISystemUnderTest
 {
-    public const string CoordinatorDatabase = "bench_coordinator";
     private const int SeededKeys = 1000;
-    private static readonly string[] ParticipantDatabases = ["bench_inventory", "bench_payments", "bench_shipping"];
 
     private ChildProcess? coordinator;
     private ChildProcess? participants;
@@ -36,9 +34,11 @@ public sealed class OursSystem(BenchOptions options, Postgres postgres, int port
 
     public IReadOnlyList<string> TerminalExchanges { get; } = ["Sagas.Contracts:SagaCompleted", "Sagas.Contracts:SagaCompensated", "Sagas.Contracts:SagaFailed"];
 
-    public IReadOnlyList<string> CoordinatorDatabases { get; } = [CoordinatorDatabase];
+    public string CoordinatorDatabase => options.Database("coordinator");
 
-    public IReadOnlyList<string> AllDatabases { get; } = [CoordinatorDatabase, .. ParticipantDatabases];
+    public IReadOnlyList<string> CoordinatorDatabases => [CoordinatorDatabase];
+
+    public IReadOnlyList<string> AllDatabases => [CoordinatorDatabase, Inventory, Payments, Shipping];
 
     public IReadOnlyList<int> ProcessIds => new[] { coordinator, participants }.OfType<ChildProcess>().Where(p => !p.HasExited).Select(p => p.Pid).ToList();
 
@@ -55,7 +55,7 @@ public sealed class OursSystem(BenchOptions options, Postgres postgres, int port
         {
             // Set before the coordinator's first connection (the setting applies to new sessions); its migrations run on the empty database.
             await postgres.RecreateDatabaseAsync(CoordinatorDatabase);
-            await postgres.ExecuteAsync("postgres", $"ALTER DATABASE {CoordinatorDatabase} SET log_min_duration_statement = 0");
+            await postgres.ExecuteAsync("postgres", $"ALTER DATABASE \"{CoordinatorDatabase}\" SET log_min_duration_statement = 0");
         }
 
         await LaunchCoordinatorAsync();
@@ -116,6 +116,12 @@ public sealed class OursSystem(BenchOptions options, Postgres postgres, int port
         }
     }
 
+    private string Inventory => options.Database("inventory");
+
+    private string Payments => options.Database("payments");
+
+    private string Shipping => options.Database("shipping");
+
     private string RabbitMqUri => $"amqp://guest:guest@{options.RabbitMqHost}:5672/{options.VirtualHost}";
 
     private async Task LaunchParticipantsAsync()
@@ -123,9 +129,9 @@ public sealed class OursSystem(BenchOptions options, Postgres postgres, int port
         participants = ChildProcess.Start("ours-participants", "dotnet", [options.ParticipantsDll, "--service", "all"], new Dictionary<string, string>
         {
             ["Samples__Provider"] = "Postgres",
-            ["ConnectionStrings__Inventory"] = postgres.ConnectionString("bench_inventory"),
-            ["ConnectionStrings__Payments"] = postgres.ConnectionString("bench_payments"),
-            ["ConnectionStrings__Shipping"] = postgres.ConnectionString("bench_shipping"),
+            ["ConnectionStrings__Inventory"] = postgres.ConnectionString(Inventory),
+            ["ConnectionStrings__Payments"] = postgres.ConnectionString(Payments),
+            ["ConnectionStrings__Shipping"] = postgres.ConnectionString(Shipping),
             ["Sagas__Transport__Kind"] = "RabbitMq",
             ["Sagas__Transport__RabbitMqUri"] = RabbitMqUri,
             ["Logging__LogLevel__Default"] = "Warning",
@@ -165,8 +171,8 @@ public sealed class OursSystem(BenchOptions options, Postgres postgres, int port
     private async Task SeedAsync()
     {
         var until = DateTime.UtcNow.AddSeconds(60);
-        while (!(await postgres.TableExistsAsync("bench_inventory", "stock") && await postgres.TableExistsAsync("bench_payments", "accounts")
-            && await postgres.TableExistsAsync("bench_shipping", "shipments")))
+        while (!(await postgres.TableExistsAsync(Inventory, "stock") && await postgres.TableExistsAsync(Payments, "accounts")
+            && await postgres.TableExistsAsync(Shipping, "shipments")))
         {
             if (DateTime.UtcNow > until || participants is not { HasExited: false })
             {
@@ -176,7 +182,7 @@ public sealed class OursSystem(BenchOptions options, Postgres postgres, int port
             await Task.Delay(250);
         }
 
-        await postgres.ExecuteAsync("bench_inventory", $"INSERT INTO stock (sku, available) SELECT 'bench-sku-' || g, 1000000000 FROM generate_series(0, {SeededKeys - 1}) g ON CONFLICT DO NOTHING");
-        await postgres.ExecuteAsync("bench_payments", $"INSERT INTO accounts (customer_id, balance_cents) SELECT 'bench-c-' || g, 100000000000 FROM generate_series(0, {SeededKeys - 1}) g ON CONFLICT DO NOTHING");
+        await postgres.ExecuteAsync(Inventory, $"INSERT INTO stock (sku, available) SELECT 'bench-sku-' || g, 1000000000 FROM generate_series(0, {SeededKeys - 1}) g ON CONFLICT DO NOTHING");
+        await postgres.ExecuteAsync(Payments, $"INSERT INTO accounts (customer_id, balance_cents) SELECT 'bench-c-' || g, 100000000000 FROM generate_series(0, {SeededKeys - 1}) g ON CONFLICT DO NOTHING");
     }
 }

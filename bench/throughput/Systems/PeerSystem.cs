@@ -13,7 +13,6 @@ namespace Sagas.Bench.Throughput.Systems;
 /// </summary>
 public sealed class PeerSystem(string kind, BenchOptions options, Postgres postgres, int messagesPerSaga = 8) : ISystemUnderTest
 {
-    public const string WolverineDatabase = "bench_wolverine";
     private ChildProcess? host;
 
     public string Name => kind;
@@ -34,9 +33,13 @@ public sealed class PeerSystem(string kind, BenchOptions options, Postgres postg
         _ => [],
     };
 
-    public IReadOnlyList<string> CoordinatorDatabases { get; } = kind == "wolverine" ? [WolverineDatabase] : [];
+    public IReadOnlyList<string> CoordinatorDatabases => kind == "wolverine" ? [WolverineDatabase] : [];
 
-    public IReadOnlyList<string> AllDatabases => kind == "rabbitmq" ? [] : [.. CoordinatorDatabases, StepWriter.Database];
+    public IReadOnlyList<string> AllDatabases => kind == "rabbitmq" ? [] : [.. CoordinatorDatabases, StepsDatabase];
+
+    private string WolverineDatabase => options.Database("wolverine");
+
+    private string StepsDatabase => options.Database("peer_steps");
 
     public IReadOnlyList<int> ProcessIds => host is { HasExited: false } ? [host.Pid] : [];
 
@@ -49,9 +52,9 @@ public sealed class PeerSystem(string kind, BenchOptions options, Postgres postg
             await postgres.RecreateDatabaseAsync(database);
         }
 
-        if (AllDatabases.Contains(StepWriter.Database))
+        if (AllDatabases.Contains(StepsDatabase))
         {
-            await postgres.ExecuteAsync(StepWriter.Database, StepWriter.Schema);
+            await postgres.ExecuteAsync(StepsDatabase, StepWriter.Schema);
         }
 
         var self = typeof(PeerSystem).Assembly.Location;
@@ -59,7 +62,7 @@ public sealed class PeerSystem(string kind, BenchOptions options, Postgres postg
         {
             ["BENCH_RABBITMQ_HOST"] = options.RabbitMqHost,
             ["BENCH_VHOST"] = options.VirtualHost,
-            ["BENCH_STEPS_DB"] = postgres.ConnectionString(StepWriter.Database),
+            ["BENCH_STEPS_DB"] = postgres.ConnectionString(StepsDatabase),
             ["BENCH_STORE_DB"] = postgres.ConnectionString(WolverineDatabase),
             ["BENCH_MESSAGES_PER_SAGA"] = messagesPerSaga.ToString(System.Globalization.CultureInfo.InvariantCulture),
         }, options.LogDirectory);
