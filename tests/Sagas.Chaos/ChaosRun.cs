@@ -73,6 +73,7 @@ public sealed class ChaosRun(ChaosOptions options, string repoRoot, string confi
 
         await WaitUntilAsync("participant schemas", TimeSpan.FromSeconds(90), () => Ledger.TablesExistAsync(_services, ct), ct);
         await Ledger.SeedAsync(_services, Workload.SeedStock, Workload.SeedBalances, ct);
+        await Audit.InstallAsync(_services, ct);
         var initial = await Ledger.ReadAsync(_services, ct);
         var specs = Workload.Generate(options.Sagas, new Random(options.Seed));
         _specs = specs.ToDictionary(s => s.Id);
@@ -128,6 +129,17 @@ public sealed class ChaosRun(ChaosOptions options, string repoRoot, string confi
         }
 
         var verdict = Oracle.Judge(specs, states, initial.Stock, initial.Balances, ledger);
+        if (verdict.DoubleEffects > 0)
+        {
+            // Which participant transactions moved a total without its ledger row (or the other way round)?
+            var unbalanced = await Audit.UnbalancedAsync(_services, ct);
+            Log.Info($"audit: {unbalanced.Count} row(s) in transactions whose total and ledger changes differ");
+            foreach (var line in unbalanced.Take(40))
+            {
+                Log.Info("audit: " + line);
+            }
+        }
+
         return Report(verdict, total.Elapsed);
     }
 

@@ -1,3 +1,4 @@
+using System.Data;
 using Npgsql;
 
 namespace Sagas.Chaos;
@@ -25,10 +26,12 @@ public sealed class Ledger
 
     public List<BarrierEntry> Barrier { get; } = [];
 
+    /// <summary>Each database is read in one snapshot, so a total and its ledger rows are seen as of the same instant.</summary>
     public static async Task<Ledger> ReadAsync(Services services, CancellationToken ct)
     {
         var ledger = new Ledger();
         await using (var inventory = await OpenAsync(services, "inventory", ct))
+        await using (var snapshot = await inventory.BeginTransactionAsync(IsolationLevel.RepeatableRead, ct))
         {
             await ReadAsync(inventory, "SELECT sku, available FROM stock", r => ledger.Stock[r.GetString(0)] = r.GetInt64(1), ct);
             await ReadAsync(inventory, "SELECT saga_id, step, sku, quantity, released FROM reservations",
@@ -37,6 +40,7 @@ public sealed class Ledger
         }
 
         await using (var payments = await OpenAsync(services, "payments", ct))
+        await using (var snapshot = await payments.BeginTransactionAsync(IsolationLevel.RepeatableRead, ct))
         {
             await ReadAsync(payments, "SELECT customer_id, balance_cents FROM accounts", r => ledger.Balances[r.GetString(0)] = r.GetInt64(1), ct);
             await ReadAsync(payments, "SELECT saga_id, step, customer_id, amount_cents, refunded FROM charges",
@@ -45,6 +49,7 @@ public sealed class Ledger
         }
 
         await using (var shipping = await OpenAsync(services, "shipping", ct))
+        await using (var snapshot = await shipping.BeginTransactionAsync(IsolationLevel.RepeatableRead, ct))
         {
             await ReadAsync(shipping, "SELECT saga_id, step, cancelled FROM shipments",
                 r => ledger.Shipments.Add(new ShipmentRow(r.GetGuid(0), r.GetString(1), r.GetBoolean(2))), ct);

@@ -11,7 +11,14 @@ namespace Sagas.Coordinator.Definitions;
 /// </summary>
 public sealed class DefinitionRegistry(SagasDbFactory dbFactory, TimeProvider clock)
 {
+    /// <summary>
+    /// How long the newest version of a name is taken from memory for starts that pin none. Versions registered
+    /// through this instance count at once; one registered through another instance is picked up within this time.
+    /// </summary>
+    public static readonly TimeSpan NewestFreshFor = TimeSpan.FromSeconds(2);
+
     private readonly ConcurrentDictionary<(string Name, int Version), SagaDefinition> _cache = new();
+    private readonly ConcurrentDictionary<string, (SagaDefinition Definition, DateTimeOffset CheckedAt)> _newest = new(StringComparer.Ordinal);
 
     /// <summary>Stores a new version; the same content again is a no-op, different content under a stored version is refused.</summary>
     public async Task<RegisterResult> RegisterAsync(SagaDefinition definition, CancellationToken ct)
@@ -32,7 +39,7 @@ public sealed class DefinitionRegistry(SagasDbFactory dbFactory, TimeProvider cl
             var same = string.Equals(Normalize(existing.Json), Normalize(json), StringComparison.Ordinal);
             if (same)
             {
-                _cache[(definition.Name, definition.Version)] = definition;
+                Remember(definition);
                 return new RegisterResult(RegisterOutcome.Unchanged, []);
             }
 
@@ -51,7 +58,7 @@ public sealed class DefinitionRegistry(SagasDbFactory dbFactory, TimeProvider cl
             return await RegisterAsync(definition, ct);
         }
 
-        _cache[(definition.Name, definition.Version)] = definition;
+        Remember(definition);
         return new RegisterResult(RegisterOutcome.Registered, []);
     }
 
@@ -63,6 +70,11 @@ public sealed class DefinitionRegistry(SagasDbFactory dbFactory, TimeProvider cl
             return cached;
         }
 
+        if (version is null && _newest.TryGetValue(name, out var newest) && clock.GetUtcNow() - newest.CheckedAt < NewestFreshFor)
+        {
+            return newest.Definition;
+        }
+
         await using var db = dbFactory.Create();
         var query = db.Definitions.AsNoTracking().Where(d => d.Name == name);
         query = version is { } pinned ? query.Where(d => d.Version == pinned) : query.OrderByDescending(d => d.Version);
@@ -72,8 +84,13 @@ public sealed class DefinitionRegistry(SagasDbFactory dbFactory, TimeProvider cl
             return null;
         }
 
-        var definition = DefinitionJson.ParseOrThrow(record.Json);
+        var definition = _cache.TryGetValue((record.Name, record.Version), out var known) ? known : DefinitionJson.ParseOrThrow(record.Json);
         _cache[(definition.Name, definition.Version)] = definition;
+        if (version is null)
+        {
+            _newest[name] = (definition, clock.GetUtcNow());
+        }
+
         return definition;
     }
 
@@ -91,6 +108,16 @@ public sealed class DefinitionRegistry(SagasDbFactory dbFactory, TimeProvider cl
 
         var records = await query.OrderBy(d => d.Name).ThenBy(d => d.Version).ToListAsync(ct);
         return records.ConvertAll(r => DefinitionJson.ParseOrThrow(r.Json));
+    }
+
+    /// <summary>Caches a version this instance stored (or found stored), and makes it the newest when it is.</summary>
+    private void Remember(SagaDefinition definition)
+    {
+        _cache[(definition.Name, definition.Version)] = definition;
+        _newest.AddOrUpdate(
+            definition.Name,
+            _ => (definition, DateTimeOffset.MinValue),
+            (_, current) => definition.Version > current.Definition.Version ? (definition, current.CheckedAt) : current);
     }
 
     private static string Normalize(string json) => DefinitionJson.Write(DefinitionJson.ParseOrThrow(json));

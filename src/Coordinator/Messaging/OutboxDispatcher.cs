@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Threading.Channels;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
@@ -11,9 +12,10 @@ using Sagas.Participants.Transport;
 namespace Sagas.Coordinator.Messaging;
 
 /// <summary>
-/// Sends outbox rows after their transaction commits and deletes them once the broker confirmed.
-/// A sweeper re-sends rows left behind by a crash or an outage; receivers dedupe by message id,
-/// so a second send is harmless.
+/// Sends outbox rows after their transaction commits and deletes them once the broker confirmed. Deletes are
+/// batched: confirmed ids collect for <see cref="DeleteInterval"/> and go in one statement, so under load a saga
+/// costs no commit of its own for them. A sweeper re-sends rows left behind by a crash or an outage (including
+/// confirmed rows whose delete had not run yet); receivers dedupe by message id, so a second send is harmless.
 /// </summary>
 public sealed class OutboxDispatcher(
     IBus bus,
@@ -23,8 +25,13 @@ public sealed class OutboxDispatcher(
     TransportOptions transport,
     ILogger<OutboxDispatcher> logger) : BackgroundService, IOutboxSignal
 {
+    /// <summary>How long confirmed ids wait to be deleted together.</summary>
+    public static readonly TimeSpan DeleteInterval = TimeSpan.FromMilliseconds(100);
+
     private const int BatchSize = 200;
+    private const int DeleteBatchSize = 2000;
     private readonly Channel<OutboxRecord> _ready = Channel.CreateUnbounded<OutboxRecord>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly ConcurrentQueue<long> _confirmed = new();
 
     /// <summary>Hands committed rows over for immediate delivery.</summary>
     public void Enqueue(IReadOnlyList<OutboxRecord> records)
@@ -36,7 +43,7 @@ public sealed class OutboxDispatcher(
     }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.WhenAll(DeliverReadyAsync(stoppingToken), SweepAsync(stoppingToken));
+        Task.WhenAll(DeliverReadyAsync(stoppingToken), SweepAsync(stoppingToken), DeleteConfirmedAsync(stoppingToken));
 
     private async Task DeliverReadyAsync(CancellationToken ct)
     {
@@ -51,7 +58,7 @@ public sealed class OutboxDispatcher(
                     batch.Add(record);
                 }
 
-                await SendAndDeleteAsync(batch, ct);
+                await SendBatchAsync(batch, ct);
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -81,7 +88,7 @@ public sealed class OutboxDispatcher(
                     if (stale.Count > 0)
                     {
                         logger.LogInformation("Outbox sweeper re-sending {Count} message(s) older than {Age}", stale.Count, options.Value.OutboxSweepAge);
-                        await SendAndDeleteAsync(stale, ct);
+                        await SendBatchAsync(stale, ct);
                     }
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
@@ -97,42 +104,97 @@ public sealed class OutboxDispatcher(
         }
     }
 
-    private async Task SendAndDeleteAsync(List<OutboxRecord> batch, CancellationToken ct)
+    private async Task SendBatchAsync(List<OutboxRecord> batch, CancellationToken ct)
     {
-        var sent = new List<long>(batch.Count);
-        foreach (var record in batch)
+        // All at once: each send waits for its publisher confirm, and the broker confirms many in one go. Order
+        // between rows does not matter: a saga's next command is only written after the reply to its previous one.
+        var delivered = await Task.WhenAll(batch.Select(record => TrySendAsync(record, ct)));
+        for (var i = 0; i < batch.Count; i++)
         {
+            if (delivered[i])
+            {
+                _confirmed.Enqueue(batch[i].Id);
+            }
+        }
+    }
+
+    private async Task DeleteConfirmedAsync(CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(DeleteInterval, clock);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(ct))
+            {
+                await DeleteBatchesAsync(ct);
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Shutting down: one last pass, so a clean stop leaves nothing to re-send.
+            using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(5));
             try
             {
-                await SendAsync(record, ct);
-                if (options.Value.DuplicateDelivery)
-                {
-                    await SendAsync(record, ct);
-                }
+                await DeleteBatchesAsync(grace.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                // The sweeper of the next start re-sends what is left; receivers dedupe.
+            }
+        }
+    }
 
-                sent.Add(record.Id);
+    private async Task DeleteBatchesAsync(CancellationToken ct)
+    {
+        var ids = new List<long>(Math.Min(_confirmed.Count, DeleteBatchSize));
+        while (true)
+        {
+            ids.Clear();
+            while (ids.Count < DeleteBatchSize && _confirmed.TryDequeue(out var id))
+            {
+                ids.Add(id);
+            }
+
+            if (ids.Count == 0)
+            {
+                return;
+            }
+
+            try
+            {
+                await using var db = dbFactory.Create();
+                await db.Outbox.Where(o => ids.Contains(o.Id)).ExecuteDeleteAsync(ct);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                logger.LogWarning(ex, "Sending outbox message {MessageId} ({Type}) for saga {SagaId} failed; the sweeper will retry",
-                    record.MessageId, record.MessageType, record.SagaId);
+                // Kept for the next pass; meanwhile the sweeper may send them again, which receivers dedupe.
+                logger.LogWarning(ex, "Deleting {Count} sent outbox rows failed; will try again", ids.Count);
+                foreach (var id in ids)
+                {
+                    _confirmed.Enqueue(id);
+                }
+
+                return;
             }
         }
+    }
 
-        if (sent.Count == 0)
-        {
-            return;
-        }
-
+    private async Task<bool> TrySendAsync(OutboxRecord record, CancellationToken ct)
+    {
         try
         {
-            await using var db = dbFactory.Create();
-            await db.Outbox.Where(o => sent.Contains(o.Id)).ExecuteDeleteAsync(ct);
+            await SendAsync(record, ct);
+            if (options.Value.DuplicateDelivery)
+            {
+                await SendAsync(record, ct);
+            }
+
+            return true;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            // Left in place they are sent again later; receivers dedupe.
-            logger.LogWarning(ex, "Deleting {Count} sent outbox rows failed; they will be re-sent", sent.Count);
+            logger.LogWarning(ex, "Sending outbox message {MessageId} ({Type}) for saga {SagaId} failed; the sweeper will retry",
+                record.MessageId, record.MessageType, record.SagaId);
+            return false;
         }
     }
 

@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Sagas.Participants;
 
 namespace Sagas.Coordinator.Persistence;
 
@@ -19,7 +20,7 @@ public sealed class SagasDbFactory
                 _create = () => new SqliteSagasDbContext(sqlite);
                 break;
             case DatabaseProvider.Postgres:
-                var npgsql = new DbContextOptionsBuilder<PostgresSagasDbContext>().UseNpgsql(connectionString).Options;
+                var npgsql = new DbContextOptionsBuilder<PostgresSagasDbContext>().UseNpgsql(ParticipantDatabase.WithoutSessionReset(connectionString)).Options;
                 _create = () => new PostgresSagasDbContext(npgsql);
                 break;
             case DatabaseProvider.SqlServer:

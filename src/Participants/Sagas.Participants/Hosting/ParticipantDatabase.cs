@@ -3,6 +3,7 @@ using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
 
 namespace Sagas.Participants;
 
@@ -50,6 +51,31 @@ public static class ParticipantDatabase
             DefaultTimeout = BusyTimeoutMs / 1000,
         };
         return builder.UseSqlite(connection.ToString()).AddInterceptors(BusyTimeoutInterceptor.Instance);
+    }
+
+    /// <summary>PostgreSQL, with the pool's per-use session reset turned off (see <see cref="WithoutSessionReset"/>).</summary>
+    public static DbContextOptionsBuilder UseSagasPostgres(this DbContextOptionsBuilder builder, string connectionString)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        return builder.UseNpgsql(WithoutSessionReset(connectionString));
+    }
+
+    /// <summary>
+    /// Npgsql resets a pooled connection's session (<c>DISCARD ALL</c>) each time it is handed out again: a statement,
+    /// and a transaction of its own, for every unit of work. Nothing here leaves session state behind (no temporary
+    /// tables, session settings, advisory locks or prepared statements), so the reset is skipped unless the
+    /// connection string says otherwise.
+    /// </summary>
+    public static string WithoutSessionReset(string connectionString)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        if (!connectionString.Contains("reset on close", StringComparison.OrdinalIgnoreCase))
+        {
+            builder.NoResetOnClose = true;
+        }
+
+        return builder.ConnectionString;
     }
 
     private sealed class BusyTimeoutInterceptor : DbConnectionInterceptor

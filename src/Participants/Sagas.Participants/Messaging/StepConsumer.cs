@@ -1,6 +1,7 @@
 using MassTransit;
 using Microsoft.Extensions.Options;
 using Sagas.Contracts;
+using Sagas.Participants.Telemetry;
 
 namespace Sagas.Participants;
 
@@ -15,13 +16,25 @@ public sealed class StepConsumer<TDb>(StepDispatcher<TDb> dispatcher, IOptions<P
 {
     public async Task Consume(ConsumeContext<ExecuteStep> context)
     {
-        var reply = await dispatcher.ExecuteAsync(context.Message, context.CancellationToken);
+        object? reply;
+        using (var activity = ParticipantDiagnostics.StartAction(dispatcher.Participant, context.Message))
+        {
+            reply = await dispatcher.ExecuteAsync(context.Message, context.CancellationToken);
+            ParticipantDiagnostics.RecordOutcome(activity, reply);
+        }
+
         await ReplySender.SendAsync(context, reply, context.Message.SagaId, options.Value);
     }
 
     public async Task Consume(ConsumeContext<CompensateStep> context)
     {
-        var reply = await dispatcher.CompensateAsync(context.Message, context.CancellationToken);
+        object? reply;
+        using (var activity = ParticipantDiagnostics.StartCompensation(dispatcher.Participant, context.Message))
+        {
+            reply = await dispatcher.CompensateAsync(context.Message, context.CancellationToken);
+            ParticipantDiagnostics.RecordOutcome(activity, reply);
+        }
+
         await ReplySender.SendAsync(context, reply, context.Message.SagaId, options.Value);
     }
 }

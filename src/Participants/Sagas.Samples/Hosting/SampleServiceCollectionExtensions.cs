@@ -64,7 +64,7 @@ public static class SampleServiceCollectionExtensions
                 db.UseSagasSqlite(target);
                 break;
             case SampleProvider.Postgres:
-                db.UseNpgsql(target);
+                db.UseSagasPostgres(target);
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(options), options.Provider, "Samples:Provider must be Sqlite or Postgres");
