@@ -1,0 +1,72 @@
+using System.Globalization;
+
+namespace Sagas.Bench.Throughput.Infra;
+
+/// <summary>CPU time and peak memory of processes, read from /proc (Linux).</summary>
+public static class ProcessStats
+{
+    // USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK).
+    private const double TicksPerSecond = 100.0;
+
+    /// <summary>utime + stime of the process (its threads included), in seconds; 0 when it is gone.</summary>
+    public static double CpuSeconds(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            // The command name (field 2) may hold spaces; the fields after its closing parenthesis are fixed.
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / TicksPerSecond;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+
+    public static double CpuSeconds(IEnumerable<int> pids) => pids.Sum(CpuSeconds);
+
+    /// <summary>Peak resident set size (VmHWM) in MiB.</summary>
+    public static double PeakResidentMiB(int pid)
+    {
+        try
+        {
+            var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+            return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+
+    public static List<int> FindByName(string name)
+    {
+        var pids = new List<int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                if (File.ReadAllText(Path.Combine(dir, "comm")).Trim() == name)
+                {
+                    pids.Add(pid);
+                }
+            }
+            catch (IOException)
+            {
+                // The process ended while we looked.
+            }
+            catch (UnauthorizedAccessException)
+            {
+                // Not ours to read.
+            }
+        }
+
+        return pids;
+    }
+}

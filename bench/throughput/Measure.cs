@@ -1,0 +1,75 @@
+using Sagas.Bench.Throughput.Infra;
+using Sagas.Bench.Throughput.Load;
+
+namespace Sagas.Bench.Throughput;
+
+/// <summary>Costs of one load phase, divided by the sagas that ended in it.</summary>
+public sealed record PhaseCosts(double CoordinatorCommits, double AllCommits, double MessagesReceived, double MessagesRouted, double SystemCpuMs, double CoordinatorCpuMs, double InfraCpuMs);
+
+/// <summary>Snapshots before and after a phase: commit counters, broker counters, CPU of the system and of RabbitMQ + PostgreSQL.</summary>
+public sealed class Measure(Postgres postgres)
+{
+    /// <summary>
+    /// PostgreSQL publishes a busy backend's counters about once a second, but an idle one's only after 10 s
+    /// (PGSTAT_IDLE_INTERVAL): a settled reading waits that long with the system idle.
+    /// </summary>
+    public static readonly TimeSpan SettleTime = TimeSpan.FromSeconds(11);
+
+    /// <summary>
+    /// Runs a phase between two snapshots. With <paramref name="settle"/> the commit counters are read after
+    /// <see cref="SettleTime"/> of idleness on both sides (exact); without, right away (approximate: the
+    /// unpublished tail of the phase before and of this one roughly cancel out).
+    /// </summary>
+    public async Task<(LoadResult Result, PhaseCosts Costs)> RunAsync(
+        IReadOnlyList<string> coordinatorDatabases, IReadOnlyList<string> allDatabases, Func<IReadOnlyList<int>> systemPids, int coordinatorPid,
+        bool settle, Func<Task<LoadResult>> phase)
+    {
+        if (settle)
+        {
+            await Task.Delay(SettleTime);
+        }
+
+        var coordinator0 = await postgres.CommitsAsync(coordinatorDatabases);
+        var all0 = await postgres.CommitsAsync(allDatabases);
+        var broker0 = await RabbitMqAdmin.CountersAsync();
+        var infra0 = InfraCpu();
+        var system0 = CpuOf(systemPids());
+        var coordinatorCpu0 = ProcessStats.CpuSeconds(coordinatorPid);
+
+        var result = await phase();
+
+        var system1 = CpuOf(systemPids());
+        var coordinatorCpu1 = ProcessStats.CpuSeconds(coordinatorPid);
+        var infra1 = InfraCpu();
+        var broker1 = await RabbitMqAdmin.CountersAsync();
+        if (settle)
+        {
+            await Task.Delay(SettleTime);
+        }
+
+        var coordinator1 = await postgres.CommitsAsync(coordinatorDatabases);
+        var all1 = await postgres.CommitsAsync(allDatabases);
+
+        var sagas = Math.Max(1, result.Finished);
+        var broker = broker1 - broker0;
+        var costs = new PhaseCosts(
+            (double)(coordinator1 - coordinator0) / sagas,
+            (double)(all1 - all0) / sagas,
+            (double)broker.Received / sagas,
+            (double)broker.Routed / sagas,
+            Delta(system0, system1) * 1000 / sagas,
+            coordinatorPid > 0 ? (coordinatorCpu1 - coordinatorCpu0) * 1000 / sagas : 0,
+            Delta(infra0, infra1) * 1000 / sagas);
+        return (result, costs);
+    }
+
+    /// <summary>RabbitMQ (beam.smp) and every PostgreSQL process (backends of pooled connections live through a phase).</summary>
+    private static Dictionary<int, double> InfraCpu() =>
+        CpuOf([.. ProcessStats.FindByName("beam.smp"), .. ProcessStats.FindByName("postgres")]);
+
+    private static Dictionary<int, double> CpuOf(IEnumerable<int> pids) => pids.Distinct().ToDictionary(p => p, ProcessStats.CpuSeconds);
+
+    // A process that appeared during the phase counts from zero; one that ended is lost (its last reading is gone).
+    private static double Delta(Dictionary<int, double> before, Dictionary<int, double> after) =>
+        after.Sum(a => a.Value - before.GetValueOrDefault(a.Key));
+}
