@@ -18,7 +18,7 @@ internal static class Barrier<TDb>
     public static async Task<object> ExecuteOnceAsync(AsyncServiceScope scope, Type handlerType, ExecuteStep message, string participant, CancellationToken ct)
     {
         await using var _ = scope;
-        var db = scope.ServiceProvider.GetRequiredService<TDb>();
+        var db = Open(scope);
         using var gate = await SqliteWriteGate.EnterAsync(db, ct);
         await using var tx = await db.Database.BeginTransactionAsync(ct);
 
@@ -94,7 +94,7 @@ internal static class Barrier<TDb>
     public static async Task<object> CompensateOnceAsync(AsyncServiceScope scope, Type handlerType, CompensateStep message, string participant, CancellationToken ct)
     {
         await using var _ = scope;
-        var db = scope.ServiceProvider.GetRequiredService<TDb>();
+        var db = Open(scope);
         using var gate = await SqliteWriteGate.EnterAsync(db, ct);
         await using var tx = await db.Database.BeginTransactionAsync(ct);
         var compensated = new StepCompensated(message.SagaId, message.Step, message.Attempt);
@@ -176,6 +176,17 @@ internal static class Barrier<TDb>
 
         using var document = JsonDocument.Parse(output);
         return document.RootElement.Clone();
+    }
+
+    /// <summary>
+    /// The participant's context for one try. EF's automatic savepoints are off: a failed save ends the try and the
+    /// whole transaction rolls back; the one savepoint the protocol needs (before the handler's effect) is explicit.
+    /// </summary>
+    private static TDb Open(AsyncServiceScope scope)
+    {
+        var db = scope.ServiceProvider.GetRequiredService<TDb>();
+        db.Database.AutoSavepointsEnabled = false;
+        return db;
     }
 
     private static Task<BarrierRow?> FindAsync(TDb db, Guid sagaId, string step, string op, CancellationToken ct) =>
