@@ -32,6 +32,15 @@ public sealed class Broker(Uri vhostUri) : IAsyncDisposable
         await channel.BasicPublishAsync("", queue, mandatory: false, props, body, ct);
     }
 
+    /// <summary>Messages waiting in a queue and consumers attached to it (a passive declare, on a channel of its own).</summary>
+    public async Task<(uint Messages, uint Consumers)> InspectAsync(string queue, CancellationToken ct)
+    {
+        var connection = _connection ?? throw new InvalidOperationException("not connected");
+        await using var channel = await connection.CreateChannelAsync(cancellationToken: ct);
+        var ok = await channel.QueueDeclarePassiveAsync(queue, ct);
+        return (ok.MessageCount, ok.ConsumerCount);
+    }
+
     /// <summary>A well-formed envelope (docs/wire-protocol.md); returns the message id used.</summary>
     public async Task<Guid> PublishEnvelopeAsync(string queue, string messageType, JsonNode message, Guid sagaId, Guid? messageId = null, CancellationToken ct = default)
     {

@@ -11,6 +11,12 @@ public static class FaultKinds
     /// <summary>SIGSTOP a participant for longer than the step timeout: the coordinator's timeouts fire, the work may still happen later.</summary>
     public const string ParticipantFreeze = "participant-freeze";
     public const string RabbitMq = "rabbitmq";
+
+    /// <summary>
+    /// RabbitMQ stopped while a participant has a full hand of messages in flight (it was frozen until commands piled
+    /// up): its handlers lose the connection mid-reply, and its endpoint must still come back.
+    /// </summary>
+    public const string RabbitMqInFlight = "rabbitmq-in-flight";
     public const string Postgres = "postgres";
 
     /// <summary>Terminate every server connection of the run's databases (pg_terminate_backend).</summary>
@@ -24,11 +30,11 @@ public static class FaultKinds
     public const string Poison = "poison";
 
     public static readonly IReadOnlyList<string> All =
-        [CoordinatorKill, ParticipantKill, ParticipantFreeze, RabbitMq, Postgres, PostgresCut, Duplicates, Replay, Poison];
+        [CoordinatorKill, ParticipantKill, ParticipantFreeze, RabbitMq, RabbitMqInFlight, Postgres, PostgresCut, Duplicates, Replay, Poison];
 
     /// <summary>Kinds that happen at random instants (all but the standing ones).</summary>
     public static readonly IReadOnlyList<string> Events =
-        [CoordinatorKill, ParticipantKill, ParticipantFreeze, RabbitMq, Postgres, PostgresCut, Replay, Poison];
+        [CoordinatorKill, ParticipantKill, ParticipantFreeze, RabbitMq, RabbitMqInFlight, Postgres, PostgresCut, Replay, Poison];
 }
 
 public sealed class ChaosOptions
@@ -66,8 +72,8 @@ public sealed class ChaosOptions
     public const string Usage = """
         usage: Sagas.Chaos [--sagas N] [--duration SECONDS] [--seed S] [--faults all|none|k1,k2,...] [--no-fault k]
                            [--coordinators N] [--drain SECONDS] [--timeout SECONDS] [--keep] [--root DIR] [--tamper]
-        fault kinds: coordinator-kill, participant-kill, participant-freeze, rabbitmq, postgres, postgres-cut,
-                     duplicates, replay, poison
+        fault kinds: coordinator-kill, participant-kill, participant-freeze, rabbitmq, rabbitmq-in-flight, postgres,
+                     postgres-cut, duplicates, replay, poison
         """;
 
     public static ChaosOptions Parse(string[] args)

@@ -30,6 +30,7 @@ public sealed class ChaosRun(ChaosOptions options, string repoRoot, string confi
     private Services _services = null!;
     private Coordinators _api = null!;
     private int _replayMismatches;
+    private int _stalledQueues;
     private string _runDir = "";
     private volatile bool _supervising;
 
@@ -102,6 +103,7 @@ public sealed class ChaosRun(ChaosOptions options, string repoRoot, string confi
         }
 
         var states = await DrainAsync(specs, ct);
+        _stalledQueues = await FindStalledQueuesAsync(ct);
 
         // Freeze the books: no participant may move anything while the oracle reads them.
         _supervising = false;
@@ -141,6 +143,46 @@ public sealed class ChaosRun(ChaosOptions options, string repoRoot, string confi
         }
 
         return Report(verdict, total.Elapsed);
+    }
+
+    /// <summary>
+    /// Every queue must have its consumer back once the faults are over. A process whose endpoint never reconnected
+    /// otherwise shows only as sagas failing with timed-out compensations, which the ledger check accepts.
+    /// A queue counts as stalled only if it stays without a consumer for 15 s (a process may be restarting).
+    /// </summary>
+    private async Task<int> FindStalledQueuesAsync(CancellationToken ct)
+    {
+        await using var broker = new Broker(_services.RabbitUri);
+        await broker.ConnectAsync(ct);
+        var watch = Stopwatch.StartNew();
+        var stalled = new Dictionary<string, uint>();
+        do
+        {
+            stalled.Clear();
+            foreach (var queue in Broker.Queues)
+            {
+                var (messages, consumers) = await broker.InspectAsync(queue, ct);
+                if (consumers == 0)
+                {
+                    stalled[queue] = messages;
+                }
+            }
+
+            if (stalled.Count == 0)
+            {
+                return 0;
+            }
+
+            await Task.Delay(1000, ct);
+        }
+        while (watch.Elapsed < TimeSpan.FromSeconds(15));
+
+        foreach (var (queue, messages) in stalled)
+        {
+            Log.Info($"stalled: queue {queue} has had no consumer for 15 s after the drain ({messages} message(s) waiting)");
+        }
+
+        return stalled.Count;
     }
 
     /// <summary>Replays every saga's recorded inputs through the Engine (on the coordinator) and counts those that differ from what is stored.</summary>
@@ -192,11 +234,16 @@ public sealed class ChaosRun(ChaosOptions options, string repoRoot, string confi
             Console.WriteLine($"chaos: fault kinds never injected: {string.Join(',', missing)}");
         }
 
+        if (_stalledQueues > 0)
+        {
+            Console.WriteLine($"chaos: {_stalledQueues} queue(s) left without a consumer (see the stalled: lines)");
+        }
+
         var poison = _crashes.Count;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"chaos: run {_runId} took {elapsed.TotalSeconds:0.0}s; logs in {_runDir}"));
         Console.WriteLine($"chaos: sagas={v.Sagas} completed={v.Completed} compensated={v.Compensated} failed={v.Failed} lost={v.Lost} inconsistent={v.Inconsistent} double_effects={v.DoubleEffects} poison_crashes={poison}");
         var terminal = v.Completed + v.Compensated + v.Failed == v.Sagas;
-        return v.Lost == 0 && v.Inconsistent == 0 && v.DoubleEffects == 0 && poison == 0 && terminal && missing.Count == 0 && _replayMismatches == 0 ? 0 : 1;
+        return v.Lost == 0 && v.Inconsistent == 0 && v.DoubleEffects == 0 && poison == 0 && terminal && missing.Count == 0 && _replayMismatches == 0 && _stalledQueues == 0 ? 0 : 1;
     }
 
     /// <summary>Tears down this run's processes; the vhost and databases go only when <paramref name="passed"/> and not --keep.</summary>
@@ -501,6 +548,25 @@ public sealed class ChaosRun(ChaosOptions options, string repoRoot, string confi
                 {
                     var pause = Pause(2, 6);
                     Log.Info($"fault {kind}: rabbitmqctl stop_app for {pause.TotalSeconds:0.0}s");
+                    await _services.StopRabbitAsync();
+                    await Task.Delay(pause, ct);
+                    await _services.StartRabbitAsync();
+                    Log.Info("rabbitmq back");
+                    break;
+                }
+
+            case FaultKinds.RabbitMqInFlight:
+                {
+                    var target = _participants[_faultRandom.Next(_participants.Count)];
+                    var freeze = Pause(2, 4);
+                    var pause = Pause(2, 5);
+                    Log.Info($"fault {kind}: SIGSTOP {target.Name} (pid {target.Pid}) for {freeze.TotalSeconds:0.0}s, then rabbitmqctl stop_app with its backlog in hand for {pause.TotalSeconds:0.0}s");
+                    target.Freeze();
+                    await Task.Delay(freeze, ct);
+                    target.Thaw();
+
+                    // Long enough for the thawed process to take a prefetch's worth of deliveries, short enough that it has not answered them.
+                    await Task.Delay(TimeSpan.FromMilliseconds(300), ct);
                     await _services.StopRabbitAsync();
                     await Task.Delay(pause, ct);
                     await _services.StartRabbitAsync();

@@ -64,6 +64,10 @@ public sealed class ChildProcess(string name, ChildKind kind, string dll, IReadO
             }
 
             start.Environment["CHAOS_LOG"] = LogPath;
+
+            // UTC times on every line, to line a process's log up with the runner's fault log.
+            start.Environment["Logging__Console__FormatterOptions__TimestampFormat"] = "HH:mm:ss.fff ";
+            start.Environment["Logging__Console__FormatterOptions__UseUtcTimestamp"] = "true";
             foreach (var (k, v) in env)
             {
                 start.Environment[k] = v;

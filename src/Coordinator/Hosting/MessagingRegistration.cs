@@ -37,12 +37,6 @@ public static class MessagingRegistration
             bus.UseSagasTransport(transport);
         });
 
-        builder.Services.AddOptions<MassTransitHostOptions>().Configure(o =>
-        {
-            // Graceful shutdown: finish the messages in hand before the process exits.
-            o.StopTimeout = TimeSpan.FromSeconds(30);
-            o.ConsumerStopTimeout = TimeSpan.FromSeconds(20);
-        });
         builder.Services.AddSingleton<OutboxDispatcher>();
         builder.Services.AddSingleton<IOutboxSignal>(sp => sp.GetRequiredService<OutboxDispatcher>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<OutboxDispatcher>());

@@ -38,11 +38,29 @@ public class DistributedBackend : SagaBackend
 
     public string? CoordinatorConnectionString { get; private set; }
 
+    private string? _vhost;
+
+    public override async Task DisposeAsync()
+    {
+        try
+        {
+            await base.DisposeAsync();
+        }
+        finally
+        {
+            if (_vhost is not null)
+            {
+                await TestServices.DeleteVhostAsync(_vhost);
+            }
+        }
+    }
+
     protected override async Task<Dictionary<string, string?>> SettingsAsync()
     {
         var (rabbit, postgres) = await TestServices.GetAsync();
         var unique = "it_" + Guid.NewGuid().ToString("N")[..8];
-        BrokerUri = await TestServices.CreateVhostAsync(rabbit, "sagas-" + unique);
+        _vhost = "sagas-" + unique;
+        BrokerUri = await TestServices.CreateVhostAsync(rabbit, _vhost);
         CoordinatorConnectionString = new NpgsqlConnectionStringBuilder(postgres) { Database = $"sagas_{unique}" }.ConnectionString;
         var samples = SamplesOptions.ForPostgres(postgres, $"sagas_{unique}_");
         return new Dictionary<string, string?>

@@ -72,6 +72,38 @@ public static class TestServices
         return new UriBuilder(broker) { Path = "/" + Uri.EscapeDataString(vhost) }.Uri;
     }
 
+    /// <summary>
+    /// Deletes a vhost made by <see cref="CreateVhostAsync"/>, best effort. Left behind, vhosts make every later
+    /// restart of RabbitMQ recover their queues: 45 s here with 230 of them, against 1 s without.
+    /// </summary>
+    public static async Task DeleteVhostAsync(string vhost)
+    {
+        string[] delete = ["delete_vhost", vhost];
+        try
+        {
+            if (_rabbit is not null)
+            {
+                await _rabbit.ExecAsync(["rabbitmqctl", .. delete]);
+            }
+            else
+            {
+                await RunAsync("rabbitmqctl", delete);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // Gone already, or the broker is down: scripts/test.sh sweeps leftovers before the chaos run.
+        }
+    }
+
+    /// <summary>Disposing it deletes the vhost.</summary>
+    public static IAsyncDisposable OwnVhost(string vhost) => new VhostOwner(vhost);
+
+    private sealed class VhostOwner(string vhost) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync() => await DeleteVhostAsync(vhost);
+    }
+
     private static async Task RunAsync(string file, string[] args)
     {
         var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };

@@ -169,6 +169,7 @@ public sealed partial class CrossProcessTelemetryScenarios(ITestOutputHelper out
         var (rabbit, postgres) = await TestServices.GetAsync();
         var unique = "otel_" + Guid.NewGuid().ToString("N")[..8];
         var broker = await TestServices.CreateVhostAsync(rabbit, "sagas-" + unique);
+        _owned.Add(TestServices.OwnVhost("sagas-" + unique));
         var samples = SamplesOptions.ForPostgres(postgres, $"sagas_{unique}_");
         var ledger = await ParticipantLedger.CreateAsync(samples);
         _owned.Add(ledger);

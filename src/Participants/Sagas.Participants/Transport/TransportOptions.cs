@@ -21,6 +21,16 @@ public sealed class TransportOptions
     public int ConcurrentMessageLimit { get; set; } = 16;
 
     /// <summary>
+    /// How long a stopping receive endpoint waits for the messages in hand before it cancels them. An endpoint stops
+    /// on shutdown and also whenever its channel drops: without a bound, a handler stuck sending its reply over the
+    /// lost connection holds the endpoint stopped, and it never reconnects.
+    /// </summary>
+    public TimeSpan ConsumerStopTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long stopping an endpoint or the bus may take in all; at least <see cref="ConsumerStopTimeout"/>.</summary>
+    public TimeSpan StopTimeout { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>
     /// Where to send a message for <paramref name="queue"/>. Normally the queue itself (declared on first send, so
     /// nothing is lost before its consumer starts). With quorum queues the send goes to the endpoint's fanout
     /// exchange instead: declaring the queue from the sending side would clash with its quorum arguments.

@@ -15,6 +15,20 @@ public static class TransportRegistration
         ArgumentNullException.ThrowIfNull(bus);
         ArgumentNullException.ThrowIfNull(options);
         bus.TryAddSingleton(options);
+        if (options.ConsumerStopTimeout <= TimeSpan.Zero || options.StopTimeout < options.ConsumerStopTimeout)
+        {
+            throw new ArgumentException(
+                $"{TransportOptions.Section}: ConsumerStopTimeout ({options.ConsumerStopTimeout}) must be positive and no longer than StopTimeout ({options.StopTimeout})",
+                nameof(options));
+        }
+
+        // MassTransit passes these to every receive endpoint. Left unset, an endpoint whose channel dropped waits
+        // forever for handlers that are themselves waiting on the dropped connection (seen in the chaos run).
+        bus.AddOptions<MassTransitHostOptions>().Configure(host =>
+        {
+            host.ConsumerStopTimeout = options.ConsumerStopTimeout;
+            host.StopTimeout = options.StopTimeout;
+        });
         bus.PostConfigure<ParticipantReplyOptions>(reply =>
         {
             if (reply.ReplyAddress == ParticipantReplyOptions.DefaultReplyAddress)
