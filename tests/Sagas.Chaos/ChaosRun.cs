@@ -82,6 +82,8 @@ public sealed class ChaosRun(ChaosOptions options, string repoRoot, string confi
 
         _supervising = true;
         var supervisor = Task.Run(() => SuperviseAsync(ct), ct);
+        using var sampling = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var depths = Task.Run(() => SampleQueuesAsync(sampling.Token), CancellationToken.None);
         var phase = Stopwatch.StartNew();
         var starts = Task.Run(() => StartSagasAsync(specs, phase, ct), ct);
         var faults = Task.Run(() => InjectFaultsAsync(phase, ct), ct);
@@ -108,6 +110,8 @@ public sealed class ChaosRun(ChaosOptions options, string repoRoot, string confi
         // Freeze the books: no participant may move anything while the oracle reads them.
         _supervising = false;
         await supervisor;
+        await sampling.CancelAsync();
+        await depths;
         foreach (var p in _participants)
         {
             p.Kill();
@@ -143,6 +147,60 @@ public sealed class ChaosRun(ChaosOptions options, string repoRoot, string confi
         }
 
         return Report(verdict, total.Elapsed);
+    }
+
+    /// <summary>
+    /// The queues' depths every 15 s while the run goes on: a backlog that only grows shows a participant that has
+    /// fallen behind its own retries (each timed-out attempt sends another copy), not just a slow moment.
+    /// </summary>
+    private async Task SampleQueuesAsync(CancellationToken ct)
+    {
+        Broker? broker = null;
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(15), ct);
+                try
+                {
+                    if (broker is null)
+                    {
+                        broker = new Broker(_services.RabbitUri);
+                        await broker.ConnectAsync(ct);
+                    }
+
+                    var parts = new List<string>();
+                    foreach (var queue in Broker.Queues)
+                    {
+                        var (messages, consumers) = await broker.InspectAsync(queue, ct);
+                        parts.Add($"{queue}={messages}/{consumers}");
+                    }
+
+                    Log.Info($"queues (messages/consumers): {string.Join(' ', parts)}");
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // RabbitMQ is down (a fault): try again with a fresh connection next time.
+                    if (broker is not null)
+                    {
+                        await broker.DisposeAsync();
+                    }
+
+                    broker = null;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The run is over.
+        }
+        finally
+        {
+            if (broker is not null)
+            {
+                await broker.DisposeAsync();
+            }
+        }
     }
 
     /// <summary>

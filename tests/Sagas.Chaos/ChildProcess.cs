@@ -66,6 +66,8 @@ public sealed class ChildProcess(string name, ChildKind kind, string dll, IReadO
             start.Environment["CHAOS_LOG"] = LogPath;
 
             // UTC times on every line, to line a process's log up with the runner's fault log.
+            // (FormatterName must be set, or the console logger's obsolete top-level options override these.)
+            start.Environment["Logging__Console__FormatterName"] = "simple";
             start.Environment["Logging__Console__FormatterOptions__TimestampFormat"] = "HH:mm:ss.fff ";
             start.Environment["Logging__Console__FormatterOptions__UseUtcTimestamp"] = "true";
             foreach (var (k, v) in env)

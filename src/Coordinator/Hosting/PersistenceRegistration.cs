@@ -33,6 +33,7 @@ public static class PersistenceRegistration
             sp.GetRequiredService<PayloadCodec>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<IOptions<PayloadOptions>>().Value.ClaimCheck.Store == ClaimStoreKind.S3 ? sp.GetRequiredService<IClaimStore>() : null));
+        services.AddSingleton<TimerSignal>();
         services.AddSingleton<SagaProcessor>();
         services.AddSingleton<SagaReplayer>();
         services.AddSingleton<StartValidator>();

@@ -25,8 +25,14 @@ public sealed class SagasOptions
     /// <summary>API keys, JWT bearer tokens and roles (<c>Sagas:Auth</c>).</summary>
     public AuthOptions Auth { get; set; } = new();
 
-    /// <summary>How often the timer poller looks for due timeouts and retries.</summary>
+    /// <summary>The shortest time between two looks of the timer poller for due timeouts and retries.</summary>
     public TimeSpan TimerPollInterval { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>
+    /// The longest time between two looks. The poller sleeps until the next wake-up it knows of; this bounds how
+    /// late a timer written by another coordinator instance (or a look that failed) can be seen.
+    /// </summary>
+    public TimeSpan TimerPollMaxInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Outbox rows older than this are swept and sent again (after a crash between commit and send).</summary>
     public TimeSpan OutboxSweepAge { get; set; } = TimeSpan.FromSeconds(5);

@@ -16,6 +16,7 @@ public sealed class SagaProcessor(
     SagasDbFactory dbFactory,
     DefinitionRegistry definitions,
     IOutboxSignal outbox,
+    TimerSignal timers,
     SagaLocks locks,
     OutgoingPayloads payloads,
     TimeProvider clock,
@@ -104,6 +105,7 @@ public sealed class SagaProcessor(
         await tx.CommitAsync(ct);
         SagasDiagnostics.RecordStarted(definition.Name);
         outbox.Enqueue(rows);
+        timers.Notify(decision.Instance.NextWakeAt);
         return new StartResult(StartOutcome.Started, command.SagaId, null);
     }
 
@@ -150,6 +152,7 @@ public sealed class SagaProcessor(
         await tx.CommitAsync(ct);
         SagasDiagnostics.RecordTransition(decision);
         outbox.Enqueue(rows);
+        timers.Notify(decision.Instance.NextWakeAt);
         return new HandleResult(decision.Changed ? HandleOutcome.Applied : HandleOutcome.NoChange, Note: decision.Note);
     }
 

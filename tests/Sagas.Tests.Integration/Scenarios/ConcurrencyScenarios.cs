@@ -92,7 +92,7 @@ public sealed class ConcurrencyScenarios
         var processors = Enumerable.Range(0, Instances).Select(_ =>
         {
             var registry = new DefinitionRegistry(factory, TimeProvider.System);
-            return new SagaProcessor(factory, registry, outbox, new SagaLocks(factory), new OutgoingPayloads(Sagas.Participants.Payloads.PayloadCodec.Off, TimeProvider.System), TimeProvider.System, NullLogger<SagaProcessor>.Instance);
+            return new SagaProcessor(factory, registry, outbox, new TimerSignal(), new SagaLocks(factory), new OutgoingPayloads(Sagas.Participants.Payloads.PayloadCodec.Off, TimeProvider.System), TimeProvider.System, NullLogger<SagaProcessor>.Instance);
         }).ToArray();
         var register = await new DefinitionRegistry(factory, TimeProvider.System).RegisterAsync(TestDefinitions.OrderFast, default);
         Assert.Equal(RegisterOutcome.Registered, register.Outcome);

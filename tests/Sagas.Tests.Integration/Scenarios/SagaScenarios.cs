@@ -50,7 +50,7 @@ public abstract class SagaScenarios<TBackend>(TBackend backend)
             await Backend.WaitForStateAsync(id, i % 2 == 0 ? "Completed" : "Compensated");
         }
 
-        // Confirmed rows are deleted in batches every 100 ms: well within a few seconds, none of these sagas' rows is left.
+        // Confirmed rows are deleted in batches at most a second after their confirm: within five seconds, none is left.
         var factory = Backend.Services.GetRequiredService<SagasDbFactory>();
         var left = -1;
         for (var attempt = 0; attempt < 50 && left != 0; attempt++)
