@@ -2,7 +2,12 @@ using System.Text.Json;
 
 namespace Sagas.Contracts;
 
-/// <summary>Coordinator to participant: run the step's action. Delivered at least once; attempts of one step share the barrier key (SagaId, Step).</summary>
+/// <summary>
+/// Coordinator to participant: run the step's action. Delivered at least once; attempts of one step share the barrier
+/// key (SagaId, Step). <paramref name="ExpiresAt"/> is when the coordinator stops waiting for this attempt (its step
+/// timeout); the broker drops the command if it is still queued then, since a later attempt or the compensation
+/// supersedes it.
+/// </summary>
 public sealed record ExecuteStep(
     Guid SagaId,
     string Definition,
@@ -10,4 +15,5 @@ public sealed record ExecuteStep(
     string Step,
     string Action,
     int Attempt,
-    JsonElement Data);
+    JsonElement Data,
+    DateTimeOffset? ExpiresAt = null);

@@ -1025,7 +1025,7 @@ public static class SagaEngine
             step.StartedAt ??= now;
             step.DueAt = now + def.Timeout;
             _messages.Add(new OutgoingMessage(def.Participant, new ExecuteStep(
-                instance.Id, instance.Definition, instance.Version, def.Name, def.Action, attempt, DataElement(def))));
+                instance.Id, instance.Definition, instance.Version, def.Name, def.Action, attempt, DataElement(def), step.DueAt)));
             Record(HistoryTypes.StepCommandSent, def.Name, attempt, $"{def.Action} -> {def.Participant}");
         }
 
@@ -1036,7 +1036,7 @@ public static class SagaEngine
             step.CompensationStartedAt ??= now;
             step.DueAt = now + CompensationTimeout(def);
             _messages.Add(new OutgoingMessage(def.Participant, new CompensateStep(
-                instance.Id, instance.Definition, instance.Version, def.Name, def.Compensation!, attempt, DataElement(def))));
+                instance.Id, instance.Definition, instance.Version, def.Name, def.Compensation!, attempt, DataElement(def), step.DueAt)));
             Record(HistoryTypes.CompensationCommandSent, def.Name, attempt, $"{def.Compensation} -> {def.Participant}");
         }
 

@@ -34,6 +34,9 @@ public sealed class OutboxDispatcher(
 
     private static readonly TimeSpan DeleteCheck = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>A command about to expire still gets this long in its queue (the broker's clock is not ours).</summary>
+    private static readonly TimeSpan MinimumTimeToLive = TimeSpan.FromMilliseconds(500);
+
     private const int BatchSize = 200;
     private const int DeleteBatchSize = 2000;
     private readonly Channel<OutboxRecord> _ready = Channel.CreateUnbounded<OutboxRecord>(new UnboundedChannelOptions { SingleReader = true });
@@ -213,15 +216,38 @@ public sealed class OutboxDispatcher(
         }
     }
 
+    private static DateTimeOffset? ExpiresAt(object message) => message switch
+    {
+        ExecuteStep execute => execute.ExpiresAt,
+        CompensateStep compensate => compensate.ExpiresAt,
+        _ => null,
+    };
+
     private async Task SendAsync(OutboxRecord record, CancellationToken ct)
     {
         var message = record.Message ?? MessageTypes.Deserialize(record.MessageType, record.Body);
         var type = message.GetType();
+
+        // A command lives in its queue only until the coordinator stops waiting for it: after that a later attempt or
+        // the compensation supersedes it. Without this, a participant that fell behind works through copies nobody
+        // waits for while every new attempt times out behind them, and the backlog only grows (seen in a long chaos run).
+        var timeToLive = ExpiresAt(message) - clock.GetUtcNow();
+        if (timeToLive <= TimeSpan.Zero)
+        {
+            logger.LogDebug("Outbox message {MessageId} ({Type}) for saga {SagaId} expired before it was sent; not sent",
+                record.MessageId, record.MessageType, record.SagaId);
+            return;
+        }
+
         using var activity = SagasDiagnostics.StartSend(record.SagaId, message);
         void Stamp(SendContext context)
         {
             context.MessageId = record.MessageId;
             context.Headers.Set(Endpoints.SagaIdHeader, record.SagaId.ToString());
+            if (timeToLive is { } ttl)
+            {
+                context.TimeToLive = ttl < MinimumTimeToLive ? MinimumTimeToLive : ttl;
+            }
         }
 
         if (record.Queue is null)

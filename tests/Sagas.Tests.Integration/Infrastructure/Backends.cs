@@ -34,6 +34,8 @@ public class DistributedBackend : SagaBackend
     /// <summary>Declare every receive queue as a quorum queue.</summary>
     protected virtual bool QuorumQueues => Environment.GetEnvironmentVariable("SAGAS_TEST_QUORUM") == "1";
 
+    public bool UsesQuorumQueues => QuorumQueues;
+
     public Uri? BrokerUri { get; private set; }
 
     public string? CoordinatorConnectionString { get; private set; }

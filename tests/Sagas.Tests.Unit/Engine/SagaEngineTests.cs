@@ -18,7 +18,8 @@ public class SagaEngineTests
         var message = Assert.Single(start.Messages);
         Assert.Equal("pa", message.Queue);
         var execute = message.Execute();
-        Assert.Equal(new ExecuteStep(saga.SagaId, "three", 1, "a", "do-a", 1, execute.Data), execute);
+        Assert.Equal(new ExecuteStep(saga.SagaId, "three", 1, "a", "do-a", 1, execute.Data, saga.Step("a").DueAt), execute);
+        Assert.NotNull(execute.ExpiresAt);
         Assert.Equal("o-1", execute.Data.GetProperty("orderId").GetString());
         Assert.Equal([HistoryTypes.SagaStarted, HistoryTypes.StepCommandSent], start.History.Select(h => h.Type));
         Assert.Equal(SagaState.Running, saga.Instance.State);
@@ -67,7 +68,8 @@ public class SagaEngineTests
         // One compensation at a time: only b's, and a's only after b reports back.
         var first = Assert.Single(failed.Messages);
         Assert.Equal("pb", first.Queue);
-        Assert.Equal(new CompensateStep(saga.SagaId, "three", 1, "b", "undo-b", 1, first.Compensate().Data), first.Message);
+        Assert.Equal(new CompensateStep(saga.SagaId, "three", 1, "b", "undo-b", 1, first.Compensate().Data, saga.Step("b").DueAt), first.Message);
+        Assert.NotNull(first.Compensate().ExpiresAt);
         Assert.Equal([HistoryTypes.StepFailed, HistoryTypes.CompensationStarted, HistoryTypes.CompensationCommandSent], failed.History.Select(h => h.Type));
         Assert.Equal(SagaState.Compensating, saga.Instance.State);
         Assert.Equal(StepStatus.Failed, saga.Step("c").Status);
