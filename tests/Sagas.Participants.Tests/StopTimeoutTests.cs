@@ -29,6 +29,8 @@ public sealed class StopTimeoutTests
                 StopTimeout = TimeSpan.FromSeconds(5),
             });
         });
+        // Started means started: a stop racing a start still in progress is not what this test is about.
+        services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true);
         await using var provider = services.BuildServiceProvider(true);
         var hosted = provider.GetServices<IHostedService>().ToList();
         foreach (var service in hosted)
