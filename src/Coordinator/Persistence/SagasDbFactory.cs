@@ -31,7 +31,7 @@ public sealed class SagasDbFactory
             case DatabaseProvider.Postgres:
                 var npgsql = new PooledDbContextFactory<PostgresSagasDbContext>(
                     PayloadCipherExtension.Apply(
-                        new DbContextOptionsBuilder<PostgresSagasDbContext>().UseNpgsql(ParticipantDatabase.WithoutSessionReset(connectionString)), cipher),
+                        new DbContextOptionsBuilder<PostgresSagasDbContext>().UseNpgsql(ParticipantDatabase.TunedConnectionString(connectionString)), cipher),
                     PoolSize);
                 _create = npgsql.CreateDbContext;
                 break;

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Sagas.Contracts;
 
@@ -22,37 +23,19 @@ internal static class Barrier<TDb>
         using var gate = await SqliteWriteGate.EnterAsync(db, ct);
         await using var tx = await db.Database.BeginTransactionAsync(ct);
 
-        var existing = await FindAsync(db, message.SagaId, message.Step, BarrierOps.Action, ct);
-        if (existing is { Outcome: BarrierOutcomes.Accepted })
+        var row = NewRow(message.SagaId, message.Step, BarrierOps.Action, BarrierOutcomes.Pending);
+        if (!await TryClaimAsync(db, tx, row, ct))
         {
-            // The work is still running: do not start it twice; remember the newer attempt so the final reply counts.
-            var work = AcceptedWork.FromRow(existing);
-            if (message.Attempt > work.Attempt)
+            // A delivery before this one committed the key: reply from its row without running the handler.
+            var existing = await FindAsync(db, message.SagaId, message.Step, BarrierOps.Action, ct)
+                ?? throw new BarrierConflictException($"Barrier row for saga {message.SagaId} step {message.Step} was claimed but cannot be read.");
+            if (existing.Outcome == BarrierOutcomes.Accepted)
             {
-                work = work with { Attempt = message.Attempt };
-                var updated = await db.Barrier
-                    .Where(b => b.SagaId == message.SagaId && b.Step == message.Step && b.Op == BarrierOps.Action && b.Outcome == BarrierOutcomes.Accepted)
-                    .ExecuteUpdateAsync(u => u.SetProperty(b => b.Output, work.ToJson()), ct);
-                if (updated == 0)
-                {
-                    throw new BarrierConflictException($"Accepted work of saga {message.SagaId} step {message.Step} was finished or compensated meanwhile.");
-                }
-
-                await tx.CommitAsync(ct);
+                return await RecordNewerAttemptAsync(db, tx, existing, message, ct);
             }
 
-            return new StepHeartbeat(message.SagaId, message.Step, message.Attempt, work.ExtendBy);
-        }
-
-        if (existing is not null)
-        {
             return ReplyFrom(existing, message);
         }
-
-        var row = NewRow(message.SagaId, message.Step, BarrierOps.Action, BarrierOutcomes.Pending);
-        db.Barrier.Add(row);
-        await ClaimAsync(db, ct);
-        await tx.CreateSavepointAsync(EffectSavepoint, ct);
 
         var handler = (IStepHandler)scope.ServiceProvider.GetRequiredService(handlerType);
         var context = new StepContext(participant, message.SagaId, message.Definition, message.Version, message.Step, message.Attempt, message.Data, db, scope.ServiceProvider);
@@ -91,6 +74,27 @@ internal static class Barrier<TDb>
         }
     }
 
+    /// <summary>The work is still running: do not start it twice; remember the newer attempt so the final reply counts.</summary>
+    private static async Task<object> RecordNewerAttemptAsync(TDb db, IDbContextTransaction tx, BarrierRow existing, ExecuteStep message, CancellationToken ct)
+    {
+        var work = AcceptedWork.FromRow(existing);
+        if (message.Attempt > work.Attempt)
+        {
+            work = work with { Attempt = message.Attempt };
+            var updated = await db.Barrier
+                .Where(b => b.SagaId == message.SagaId && b.Step == message.Step && b.Op == BarrierOps.Action && b.Outcome == BarrierOutcomes.Accepted)
+                .ExecuteUpdateAsync(u => u.SetProperty(b => b.Output, work.ToJson()), ct);
+            if (updated == 0)
+            {
+                throw new BarrierConflictException($"Accepted work of saga {message.SagaId} step {message.Step} was finished or compensated meanwhile.");
+            }
+
+            await tx.CommitAsync(ct);
+        }
+
+        return new StepHeartbeat(message.SagaId, message.Step, message.Attempt, work.ExtendBy);
+    }
+
     public static async Task<object> CompensateOnceAsync(AsyncServiceScope scope, Type handlerType, CompensateStep message, string participant, CancellationToken ct)
     {
         await using var _ = scope;
@@ -99,12 +103,14 @@ internal static class Barrier<TDb>
         await using var tx = await db.Database.BeginTransactionAsync(ct);
         var compensated = new StepCompensated(message.SagaId, message.Step, message.Attempt);
 
-        if (await FindAsync(db, message.SagaId, message.Step, BarrierOps.Compensation, ct) is not null)
+        // Both of the step's rows (action and compensation) in one look-up.
+        var rows = await db.Barrier.AsNoTracking().Where(b => b.SagaId == message.SagaId && b.Step == message.Step).ToListAsync(ct);
+        if (rows.Exists(b => b.Op == BarrierOps.Compensation))
         {
             return compensated;
         }
 
-        var action = await FindAsync(db, message.SagaId, message.Step, BarrierOps.Action, ct);
+        var action = rows.Find(b => b.Op == BarrierOps.Action);
         if (action is null)
         {
             // Null compensation: record the refusal first so that a late action finds it and stays out.
@@ -194,6 +200,37 @@ internal static class Barrier<TDb>
 
     private static BarrierRow NewRow(Guid sagaId, string step, string op, string outcome) =>
         new() { SagaId = sagaId, Step = step, Op = op, Outcome = outcome, CreatedAt = DateTimeOffset.UtcNow };
+
+    /// <summary>
+    /// Claims the action's key with its pending row and sets the savepoint the handler's effect can be rolled back to.
+    /// A key already taken leaves nothing written and returns false: the delivery that took it committed (PostgreSQL
+    /// waits for a claim still in flight; SQLite writers run one at a time), so its row can be read. On PostgreSQL
+    /// both statements go in one round trip; the conflict clause spares the separate look-up a first delivery would
+    /// otherwise need, and the unique violation (and its error log) a duplicate would otherwise raise.
+    /// </summary>
+    private static async Task<bool> TryClaimAsync(TDb db, IDbContextTransaction tx, BarrierRow row, CancellationToken ct)
+    {
+        var postgres = db.Database.IsNpgsql();
+        var inserted = postgres
+            ? await db.Database.ExecuteSqlAsync(
+                $"INSERT INTO saga_barrier (saga_id, step, op, outcome, created_at) VALUES ({row.SagaId}, {row.Step}, {row.Op}, {row.Outcome}, {row.CreatedAt}) ON CONFLICT DO NOTHING; SAVEPOINT sagas_step_effect",
+                ct)
+            : await db.Database.ExecuteSqlAsync(
+                $"INSERT INTO saga_barrier (saga_id, step, op, outcome, created_at) VALUES ({row.SagaId}, {row.Step}, {row.Op}, {row.Outcome}, {row.CreatedAt}) ON CONFLICT DO NOTHING",
+                ct);
+        if (inserted == 0)
+        {
+            return false;
+        }
+
+        if (!postgres)
+        {
+            await tx.CreateSavepointAsync(EffectSavepoint, ct);
+        }
+
+        db.Barrier.Attach(row);
+        return true;
+    }
 
     private static async Task ClaimAsync(TDb db, CancellationToken ct)
     {

@@ -3,6 +3,8 @@ namespace Sagas.Participants;
 /// <summary>
 /// One action and its compensation in one participant. Both run inside the participant's local transaction
 /// together with the barrier row, so a handler only writes through <see cref="StepContext.Db"/> and never commits.
+/// Changes the handler leaves tracked in the context are saved with the barrier row, in the same round trip, when the
+/// result is a success (or acceptance, or completed compensation): calling <c>SaveChangesAsync</c> is optional.
 /// </summary>
 public interface IStepHandler
 {

@@ -34,8 +34,8 @@ public sealed class ReserveStockHandler : StepHandler<InventoryDb>
                 : $"out of stock: sku {order.Sku} has {available} available, {order.Quantity} requested");
         }
 
+        // Saved with the barrier row, in the same round trip: no SaveChanges needed.
         db.Reservations.Add(new Reservation { SagaId = context.SagaId, Step = context.Step, OrderId = order.OrderId, Sku = order.Sku, Quantity = order.Quantity });
-        await db.SaveChangesAsync(cancellationToken);
         return StepResult.SucceededWith(new { sku = order.Sku, reserved = order.Quantity });
     }
 
@@ -51,7 +51,6 @@ public sealed class ReserveStockHandler : StepHandler<InventoryDb>
             .Where(s => s.Sku == reservation.Sku)
             .ExecuteUpdateAsync(s => s.SetProperty(x => x.Available, x => x.Available + reservation.Quantity), cancellationToken);
         reservation.Released = true;
-        await db.SaveChangesAsync(cancellationToken);
         return CompensationResult.Compensated;
     }
 }

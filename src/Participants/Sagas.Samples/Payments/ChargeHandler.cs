@@ -34,8 +34,8 @@ public sealed class ChargeHandler : StepHandler<PaymentsDb>
                 : $"payment declined: customer {order.CustomerId} has balance {OrderData.Money(balance.Value)}, charge is {OrderData.Money(amount)}");
         }
 
+        // Saved with the barrier row, in the same round trip: no SaveChanges needed.
         db.Charges.Add(new Charge { SagaId = context.SagaId, Step = context.Step, OrderId = order.OrderId, CustomerId = order.CustomerId, AmountCents = amount });
-        await db.SaveChangesAsync(cancellationToken);
         return StepResult.SucceededWith(new { customerId = order.CustomerId, charged = order.Amount });
     }
 
@@ -51,7 +51,6 @@ public sealed class ChargeHandler : StepHandler<PaymentsDb>
             .Where(a => a.CustomerId == charge.CustomerId)
             .ExecuteUpdateAsync(s => s.SetProperty(x => x.BalanceCents, x => x.BalanceCents + charge.AmountCents), cancellationToken);
         charge.Refunded = true;
-        await db.SaveChangesAsync(cancellationToken);
         return CompensationResult.Compensated;
     }
 }

@@ -11,21 +11,21 @@ public sealed class BookShipmentHandler(IOptions<ShippingOptions> options) : Ste
 
     public override string? Compensation => "cancel";
 
-    protected override async Task<StepResult> ExecuteAsync(StepContext context, ShippingDb db, CancellationToken cancellationToken)
+    protected override Task<StepResult> ExecuteAsync(StepContext context, ShippingDb db, CancellationToken cancellationToken)
     {
         if (!OrderData.TryRead(context.Data, out var order, out var error))
         {
-            return StepResult.BusinessFailure(error);
+            return Task.FromResult(StepResult.BusinessFailure(error));
         }
 
         if (!options.Value.Serves(order.Country))
         {
-            return StepResult.BusinessFailure($"shipping refused: destination '{order.Country}' is not served");
+            return Task.FromResult(StepResult.BusinessFailure($"shipping refused: destination '{order.Country}' is not served"));
         }
 
+        // Saved with the barrier row, in the same round trip: no SaveChanges needed.
         db.Shipments.Add(new Shipment { SagaId = context.SagaId, Step = context.Step, OrderId = order.OrderId, Country = order.Country });
-        await db.SaveChangesAsync(cancellationToken);
-        return StepResult.SucceededWith(new { shipmentId = $"{context.SagaId:N}-{context.Step}", country = order.Country });
+        return Task.FromResult(StepResult.SucceededWith(new { shipmentId = $"{context.SagaId:N}-{context.Step}", country = order.Country }));
     }
 
     protected override async Task<CompensationResult> CompensateAsync(StepContext context, ShippingDb db, CancellationToken cancellationToken)
@@ -34,7 +34,6 @@ public sealed class BookShipmentHandler(IOptions<ShippingOptions> options) : Ste
         if (shipment is not null && !shipment.Cancelled)
         {
             shipment.Cancelled = true;
-            await db.SaveChangesAsync(cancellationToken);
         }
 
         return CompensationResult.Compensated;
