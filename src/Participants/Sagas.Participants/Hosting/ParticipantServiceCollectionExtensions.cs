@@ -12,6 +12,8 @@ public static class ParticipantServiceCollectionExtensions
     /// <summary>
     /// Registers a participant: its DbContext (with the barrier table), handlers, dispatcher and schema
     /// initializer. Call before <c>AddMassTransit</c>, whose configurator then calls <see cref="AddSagaParticipants"/>.
+    /// <paramref name="configureDb"/> runs once, with the root service provider: the DbContext options are shared by
+    /// every message rather than rebuilt (and the connection string parsed again) for each one.
     /// </summary>
     /// <example><code>
     /// services.AddSagaParticipant&lt;InventoryDb&gt;("inventory", (sp, db) =&gt; db.UseSagasSqlite("inventory.db"), p =&gt; p.AddHandler&lt;ReserveStockHandler&gt;());
@@ -33,7 +35,8 @@ public static class ParticipantServiceCollectionExtensions
             throw new InvalidOperationException($"Participant '{name}' ({typeof(TDb).Name}) is registered twice; each participant needs its own name and DbContext type.");
         }
 
-        services.AddDbContext<TDb>(configureDb);
+        // The options are built once (singleton), not for every message's scope: configureDb runs with the root provider.
+        services.AddDbContext<TDb>(configureDb, ServiceLifetime.Scoped, ServiceLifetime.Singleton);
         services.AddOptions<ParticipantFaultOptions>().Configure<IServiceProvider>((o, sp) => BindIfConfigured(sp, ParticipantFaultOptions.Section, o));
         services.TryAddSingleton<IParticipantFaults>(ParticipantFaultOptions.Create);
         services.AddOptions<ParticipantReplyOptions>().Configure<IServiceProvider>((o, sp) => BindIfConfigured(sp, ParticipantReplyOptions.Section, o));
