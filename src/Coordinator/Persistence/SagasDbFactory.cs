@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Sagas.Participants;
 using Sagas.Participants.Payloads;
@@ -25,19 +26,19 @@ public sealed class SagasDbFactory
         {
             case DatabaseProvider.Sqlite:
                 var sqlite = new PooledDbContextFactory<SqliteSagasDbContext>(
-                    PayloadCipherExtension.Apply(new DbContextOptionsBuilder<SqliteSagasDbContext>().UseSqlite(connectionString), cipher), PoolSize);
+                    PayloadCipherExtension.Apply(Quiet(new DbContextOptionsBuilder<SqliteSagasDbContext>().UseSqlite(connectionString)), cipher), PoolSize);
                 _create = sqlite.CreateDbContext;
                 break;
             case DatabaseProvider.Postgres:
                 var npgsql = new PooledDbContextFactory<PostgresSagasDbContext>(
                     PayloadCipherExtension.Apply(
-                        new DbContextOptionsBuilder<PostgresSagasDbContext>().UseNpgsql(ParticipantDatabase.TunedConnectionString(connectionString)), cipher),
+                        Quiet(new DbContextOptionsBuilder<PostgresSagasDbContext>().UseNpgsql(ParticipantDatabase.TunedConnectionString(connectionString))), cipher),
                     PoolSize);
                 _create = npgsql.CreateDbContext;
                 break;
             case DatabaseProvider.SqlServer:
                 var sqlServer = new PooledDbContextFactory<SqlServerSagasDbContext>(
-                    PayloadCipherExtension.Apply(new DbContextOptionsBuilder<SqlServerSagasDbContext>().UseSqlServer(connectionString), cipher), PoolSize);
+                    PayloadCipherExtension.Apply(Quiet(new DbContextOptionsBuilder<SqlServerSagasDbContext>().UseSqlServer(connectionString)), cipher), PoolSize);
                 _create = sqlServer.CreateDbContext;
                 break;
             default:
@@ -46,6 +47,15 @@ public sealed class SagasDbFactory
     }
 
     public DatabaseProvider Provider { get; }
+
+    /// <summary>
+    /// A failed statement or save is logged by EF at Debug rather than Error. The coordinator expects some to fail: a
+    /// duplicate reply or start is found by its key colliding, and a concurrent transition by its version check; both
+    /// are retried. Failures that last surface as exceptions, which the message retry and the API log.
+    /// </summary>
+    private static DbContextOptionsBuilder<T> Quiet<T>(DbContextOptionsBuilder<T> builder)
+        where T : DbContext =>
+        builder.ConfigureWarnings(w => w.Log((CoreEventId.SaveChangesFailed, LogLevel.Debug), (RelationalEventId.CommandError, LogLevel.Debug)));
 
     public ConcurrencyMode Concurrency { get; }
 

@@ -77,6 +77,57 @@ public sealed class ConcurrencyScenarios
         Assert.Equal(3, outbox.Records.Count(r => r.SagaId == id && r.MessageType == nameof(ExecuteStep)));
     }
 
+    /// <summary>
+    /// A first try does not look in the inbox (a duplicate fails on the inbox key when saved); the redelivered reply
+    /// must still come out as a duplicate on every instance, with nothing applied or recorded twice.
+    /// </summary>
+    [Theory]
+    [InlineData(ConcurrencyMode.Optimistic)]
+    [InlineData(ConcurrencyMode.Pessimistic)]
+    public async Task Handle_SameReplyDeliveredAgain_AppliedOnceThenDuplicateEverywhere(ConcurrencyMode mode)
+    {
+        var (processors, factory, outbox) = await CreateInstancesAsync(mode);
+        var id = Guid.NewGuid();
+        await processors[0].StartAsync(new StartCommand(id, TestDefinitions.Fast, null, """{"orderId":"o"}"""), null, default);
+        var messageId = Guid.NewGuid();
+        var reply = SagaEvent.From(new StepSucceeded(id, "reserve-stock", 1, JsonSerializer.SerializeToElement(new { reserved = 1 })));
+
+        var first = await processors[0].HandleAsync(id, messageId, reply, default);
+        var again = await Task.WhenAll(Enumerable.Range(0, 8).Select(i => Task.Run(() => processors[i % Instances].HandleAsync(id, messageId, reply, default))));
+
+        Assert.Equal(HandleOutcome.Applied, first);
+        Assert.All(again, o => Assert.Equal(HandleOutcome.Duplicate, o));
+        await using var db = factory.Create();
+        var history = await db.History.AsNoTracking().Where(h => h.SagaId == id).ToListAsync();
+        Assert.Single(history, h => h.Type == HistoryTypes.StepSucceeded);
+        Assert.DoesNotContain(history, h => h.Type == HistoryTypes.ReplyIgnored);
+        Assert.Equal(1, await db.Inbox.CountAsync(i => i.MessageId == messageId));
+        Assert.Equal(2, outbox.Records.Count(r => r.SagaId == id && r.MessageType == nameof(ExecuteStep)));
+    }
+
+    /// <summary>A first try inserts without looking; a start of an existing saga must still say so, and change nothing.</summary>
+    [Fact]
+    public async Task Start_ExistingSagaAgain_AlreadyStartedOrConflictAndNothingWritten()
+    {
+        var (processors, factory, outbox) = await CreateInstancesAsync(ConcurrencyMode.Optimistic);
+        await new DefinitionRegistry(factory, TimeProvider.System).RegisterAsync(TestDefinitions.OrderPivot, default);
+        var id = Guid.NewGuid();
+        var started = await processors[0].StartAsync(new StartCommand(id, TestDefinitions.Fast, null, """{"orderId":"o"}"""), Guid.NewGuid(), default);
+
+        var sameMessage = await processors[1].StartAsync(new StartCommand(id, TestDefinitions.Fast, null, """{"orderId":"o"}"""), Guid.NewGuid(), default);
+        var other = await processors[2].StartAsync(new StartCommand(id, TestDefinitions.Pivot, null, """{"orderId":"p"}"""), Guid.NewGuid(), default);
+
+        Assert.Equal(StartOutcome.Started, started.Outcome);
+        Assert.Equal(StartOutcome.AlreadyStarted, sameMessage.Outcome);
+        Assert.Equal(StartOutcome.Conflict, other.Outcome);
+        Assert.Contains(TestDefinitions.Fast, other.Error, StringComparison.Ordinal);
+        await using var db = factory.Create();
+        var saga = await db.Sagas.AsNoTracking().SingleAsync(s => s.Id == id);
+        Assert.Equal(TestDefinitions.Fast, saga.Definition);
+        Assert.Contains("\"o\"", saga.Data, StringComparison.Ordinal);
+        Assert.Single(outbox.Records, r => r.SagaId == id && r.MessageType == nameof(ExecuteStep));
+    }
+
     private static async Task<(SagaProcessor[] Processors, SagasDbFactory Factory, RecordingOutbox Outbox)> CreateInstancesAsync(ConcurrencyMode mode)
     {
         var (_, postgres) = await TestServices.GetAsync();
