@@ -82,6 +82,15 @@ dotnet test "$SOLUTION" -c Release --no-build \
     --logger "trx;LogFilePrefix=r" --results-directory "$RESULTS" \
     ${TEST_ARGS[@]+"${TEST_ARGS[@]}"} || test_rc=$?
 
+# The integration tests each create databases of their own; drop them (and any an interrupted run left), or they pile up
+# run after run and PostgreSQL's autovacuum keeps visiting every one of them.
+if [ "$SERVICES" = 1 ]; then
+    for database in $(psql -h 127.0.0.1 -p "${SAGAS_PG_PORT:-55432}" -U postgres -Atc \
+            "SELECT datname FROM pg_database WHERE datname ~ '^sagas_(it|crash|cc|otel|test)_'" 2>/dev/null || true); do
+        psql -h 127.0.0.1 -p "${SAGAS_PG_PORT:-55432}" -U postgres -qc "DROP DATABASE IF EXISTS \"$database\" WITH (FORCE)" >/dev/null 2>&1 || true
+    done
+fi
+
 if [ -x "$ROOT/scripts/chaos-short.sh" ] && [ "$test_rc" = 0 ]; then
     step "short chaos run"
     # Vhosts left by an interrupted test run make every RabbitMQ restart in the chaos run recover their queues.
