@@ -38,6 +38,9 @@ public sealed class OutboxDispatcher(
     private static readonly TimeSpan MinimumTimeToLive = TimeSpan.FromMilliseconds(500);
 
     private const int BatchSize = 200;
+
+    /// <summary>Sends handed to the broker and not yet confirmed, at most.</summary>
+    private const int MaxSendsInFlight = 1000;
     private const int DeleteBatchSize = 2000;
     private readonly Channel<OutboxRecord> _ready = Channel.CreateUnbounded<OutboxRecord>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ConcurrentQueue<long> _confirmed = new();
@@ -56,23 +59,50 @@ public sealed class OutboxDispatcher(
 
     private async Task DeliverReadyAsync(CancellationToken ct)
     {
-        var batch = new List<OutboxRecord>(BatchSize);
+        // Each row is sent as soon as it is read, without waiting for the confirms of the rows before it. A broker
+        // confirms a persistent message once it is on disk or consumed and acknowledged, so a confirm can take as
+        // long as the participant's work: waiting for a whole batch's confirms before sending the next rows held
+        // every later command behind the earlier ones' processing. The semaphore bounds the sends awaiting a confirm.
+        using var inFlight = new SemaphoreSlim(MaxSendsInFlight, MaxSendsInFlight);
         try
         {
             while (await _ready.Reader.WaitToReadAsync(ct))
             {
-                batch.Clear();
-                while (batch.Count < BatchSize && _ready.Reader.TryRead(out var record))
+                while (_ready.Reader.TryRead(out var record))
                 {
-                    batch.Add(record);
+                    await inFlight.WaitAsync(ct);
+                    _ = SendAndReleaseAsync(record, inFlight, ct);
                 }
-
-                await SendBatchAsync(batch, ct);
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
             // Shutting down: rows not yet sent stay in the outbox for the sweeper of the next start.
+        }
+
+        // Let the sends still waiting for their confirm finish (or fail) before the semaphore goes away.
+        for (var i = 0; i < MaxSendsInFlight; i++)
+        {
+            await inFlight.WaitAsync(CancellationToken.None);
+        }
+    }
+
+    private async Task SendAndReleaseAsync(OutboxRecord record, SemaphoreSlim inFlight, CancellationToken ct)
+    {
+        try
+        {
+            if (await TrySendAsync(record, ct))
+            {
+                _confirmed.Enqueue(record.Id);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Shutting down: the row stays in the outbox; the next start's sweeper sends it.
+        }
+        finally
+        {
+            inFlight.Release();
         }
     }
 
