@@ -63,7 +63,7 @@ public sealed class OutboxDispatcher(
         // confirms a persistent message once it is on disk or consumed and acknowledged, so a confirm can take as
         // long as the participant's work: waiting for a whole batch's confirms before sending the next rows held
         // every later command behind the earlier ones' processing. The semaphore bounds the sends awaiting a confirm.
-        using var inFlight = new SemaphoreSlim(MaxSendsInFlight, MaxSendsInFlight);
+        var inFlight = new SemaphoreSlim(MaxSendsInFlight, MaxSendsInFlight);
         try
         {
             while (await _ready.Reader.WaitToReadAsync(ct))
@@ -80,10 +80,19 @@ public sealed class OutboxDispatcher(
             // Shutting down: rows not yet sent stay in the outbox for the sweeper of the next start.
         }
 
-        // Let the sends still waiting for their confirm finish (or fail) before the semaphore goes away.
-        for (var i = 0; i < MaxSendsInFlight; i++)
+        // Give the sends still waiting for their confirm a moment to finish, so their rows can be deleted; a row whose
+        // confirm does not come in time stays in the outbox and is sent again by the next start's sweeper.
+        using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
         {
-            await inFlight.WaitAsync(CancellationToken.None);
+            for (var i = 0; i < MaxSendsInFlight; i++)
+            {
+                await inFlight.WaitAsync(grace.Token);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            logger.LogWarning("Outbox: stopped with sends still awaiting their confirm; the sweeper of the next start re-sends them");
         }
     }
 
