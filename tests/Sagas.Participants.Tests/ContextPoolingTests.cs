@@ -8,8 +8,19 @@ namespace Sagas.Participants.Tests;
 /// A participant's DbContext is pooled when EF can pool it (its only constructor takes its options), so a message reuses
 /// a context instead of building one; a context with other constructor dependencies still works, unpooled.
 /// </summary>
-public sealed class ContextPoolingTests
+public sealed class ContextPoolingTests : IDisposable
 {
+    private readonly List<string> _files = [];
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        foreach (var file in _files)
+        {
+            File.Delete(file);
+        }
+    }
+
     [Fact]
     public async Task OptionsOnlyContext_IsReusedAcrossMessageScopes()
     {
@@ -33,10 +44,11 @@ public sealed class ContextPoolingTests
         Assert.Same(TimeProvider.System, second.Clock);
     }
 
-    private static ServiceProvider Build<TDb>(Action<IServiceCollection>? extra = null)
+    private ServiceProvider Build<TDb>(Action<IServiceCollection>? extra = null)
         where TDb : ParticipantDbContext
     {
         var path = Path.Combine(Path.GetTempPath(), $"sagas-pool-{Guid.NewGuid():N}.db");
+        _files.Add(path);
         var services = new ServiceCollection().AddLogging();
         extra?.Invoke(services);
         services.AddSagaParticipant<TDb>("pool-" + typeof(TDb).Name, (_, db) => db.UseSagasSqlite(path), _ => { });

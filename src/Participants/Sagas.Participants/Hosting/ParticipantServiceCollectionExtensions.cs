@@ -91,7 +91,6 @@ public static class ParticipantServiceCollectionExtensions
         return bus;
     }
 
-    /// <summary>Binds a section when the host has configuration; a bare container (tests, tools) keeps the defaults.</summary>
     /// <summary>EF can pool a context whose only public constructor takes its options and nothing else.</summary>
     private static bool IsPoolable(Type context)
     {
@@ -101,6 +100,7 @@ public static class ParticipantServiceCollectionExtensions
             && typeof(DbContextOptions).IsAssignableFrom(parameter);
     }
 
+    /// <summary>Binds a section when the host has configuration; a bare container (tests, tools) keeps the defaults.</summary>
     private static void BindIfConfigured(IServiceProvider services, string section, object options) =>
         services.GetService<IConfiguration>()?.GetSection(section).Bind(options);
 }
