@@ -68,10 +68,10 @@ public sealed class TimerSignal
                 await stop.CancelAsync();
             }
 
-            var rest = notBefore - clock.GetUtcNow();
-            if (rest > TimeSpan.Zero)
+            // A timer may fire a fraction of a millisecond before the wall clock reaches its due time: wait again.
+            for (var rest = notBefore - clock.GetUtcNow(); rest > TimeSpan.Zero; rest = notBefore - clock.GetUtcNow())
             {
-                await Task.Delay(rest, clock, ct);
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Ceiling(rest.TotalMilliseconds)), clock, ct);
             }
 
             ct.ThrowIfCancellationRequested();
