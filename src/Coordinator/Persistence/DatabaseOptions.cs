@@ -13,6 +13,13 @@ public sealed class DatabaseOptions
 
     /// <summary>Optimistic (version check and retry) or Pessimistic (row lock) concurrency between coordinator instances.</summary>
     public ConcurrencyMode Concurrency { get; set; } = ConcurrencyMode.Optimistic;
+
+    /// <summary>
+    /// PostgreSQL only: the most starts and replies (of different sagas) applied in one transaction when they arrive
+    /// together. Each saga's change stays all-or-nothing; under load a batch shares one commit and its round trips.
+    /// 1 turns batching off.
+    /// </summary>
+    public int MaxBatch { get; set; } = 32;
 }
 
 public enum DatabaseProvider

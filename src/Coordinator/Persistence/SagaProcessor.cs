@@ -12,7 +12,7 @@ namespace Sagas.Coordinator.Persistence;
 /// Runs one event through the Engine inside one database transaction: state, history, inbox and
 /// outbox commit together or not at all. Messages leave only after the commit.
 /// </summary>
-public sealed class SagaProcessor(
+public sealed partial class SagaProcessor(
     SagasDbFactory dbFactory,
     DefinitionRegistry definitions,
     IOutboxSignal outbox,
@@ -44,6 +44,17 @@ public sealed class SagaProcessor(
             {
                 // The first try assumes a new saga; a duplicate start fails on the saga's (or the inbox's) key, and the
                 // next try looks at what is there. A round trip less for every start that is not a duplicate.
+                if (attempt == 1 && dbFactory.MaxBatch > 1)
+                {
+                    if (await BatchAsync(new Pending(command.SagaId, messageId, null, command, definition), ct) is StartResult batched)
+                    {
+                        return batched;
+                    }
+
+                    // The batch it was in failed as a whole: alone now, looking first.
+                    continue;
+                }
+
                 return await TryStartAsync(definition, command, messageId, lookFirst: attempt > 1, ct);
             }
             catch (DbUpdateException ex) when (attempt < MaxConflictRetries)
@@ -75,6 +86,17 @@ public sealed class SagaProcessor(
                 // Replies are checked against the inbox only on a second try: a duplicate fails on the inbox key when it
                 // is saved, which rolls everything back. A round trip less for every reply that is not a duplicate.
                 // Operator actions look first, so a repeated one reads "duplicate" rather than a rejection.
+                if (attempt == 1 && dbFactory.MaxBatch > 1 && evt is not SagaEvent.Operator)
+                {
+                    if (await BatchAsync(new Pending(sagaId, messageId, evt, null, null), ct) is HandleResult batched)
+                    {
+                        return batched;
+                    }
+
+                    // The batch it was in failed as a whole: alone now, looking at the inbox first.
+                    continue;
+                }
+
                 return await TryHandleAsync(sagaId, messageId, evt, checkInbox: attempt > 1 || evt is SagaEvent.Operator, ct);
             }
             catch (DbUpdateException ex) when (attempt < MaxConflictRetries)
@@ -99,18 +121,23 @@ public sealed class SagaProcessor(
                     $"saga {command.SagaId} already exists with definition '{existing}'");
         }
 
+        var staged = await StageStartAsync(db, definition, command, messageId, ct);
+        await db.SaveChangesAsync(ct);
+        await tx.CommitAsync(ct);
+        Publish(staged);
+        return new StartResult(StartOutcome.Started, command.SagaId, null);
+    }
+
+    /// <summary>Adds a new saga with its history, event, outbox and inbox rows to the unit of work.</summary>
+    private async Task<Staged> StageStartAsync(SagasDbContext db, SagaDefinition definition, StartCommand command, Guid? messageId, CancellationToken ct)
+    {
         var now = clock.GetUtcNow();
         var request = new StartRequest(command.SagaId, command.Data, command.BusinessKey, command.Tenant, command.Deadline);
         var decision = SagaEngine.Start(definition, request, now);
         db.Sagas.Add(decision.Instance);
         var rows = await StageAsync(db, decision, messageId, ct);
         RecordEvent(db, decision.Instance, now, SagaEventCodec.Encode(request));
-        await db.SaveChangesAsync(ct);
-        await tx.CommitAsync(ct);
-        SagasDiagnostics.RecordStarted(definition.Name);
-        outbox.Enqueue(rows);
-        timers.Notify(decision.Instance.NextWakeAt);
-        return new StartResult(StartOutcome.Started, command.SagaId, null);
+        return new Staged(decision, rows, Started: true);
     }
 
     private async Task<HandleResult> TryHandleAsync(Guid sagaId, Guid? messageId, SagaEvent evt, bool checkInbox, CancellationToken ct)
@@ -128,17 +155,35 @@ public sealed class SagaProcessor(
             return new HandleResult(HandleOutcome.UnknownSaga);
         }
 
+        var (result, staged) = await StageEventAsync(db, saga, messageId, evt, ct);
+        if (staged is null)
+        {
+            return result;
+        }
+
+        await db.SaveChangesAsync(ct);
+        await tx.CommitAsync(ct);
+        Publish(staged);
+        return result;
+    }
+
+    /// <summary>
+    /// Feeds the event to the Engine and adds the new state with its history, event, outbox, inbox and compensation
+    /// rows to the unit of work. Staged is null when there is nothing to write (a rejection, or a tick that changed nothing).
+    /// </summary>
+    private async Task<(HandleResult Result, Staged? Staged)> StageEventAsync(SagasDbContext db, SagaInstance saga, Guid? messageId, SagaEvent evt, CancellationToken ct)
+    {
         var definition = await definitions.GetAsync(saga.Definition, saga.Version, ct);
         var now = clock.GetUtcNow();
         var decision = SagaEngine.Handle(definition, saga, evt, now);
         if (decision.Rejection is { } rejection)
         {
-            return new HandleResult(HandleOutcome.Rejected, rejection);
+            return (new HandleResult(HandleOutcome.Rejected, rejection), null);
         }
 
         if (!decision.Changed && messageId is null)
         {
-            return new HandleResult(HandleOutcome.NoChange, Note: decision.Note);
+            return (new HandleResult(HandleOutcome.NoChange, Note: decision.Note), null);
         }
 
         db.Entry(saga).CurrentValues.SetValues(decision.Instance);
@@ -152,12 +197,23 @@ public sealed class SagaProcessor(
         }
 
         await SyncCompensationsAsync(db, decision.Instance, ct);
-        await db.SaveChangesAsync(ct);
-        await tx.CommitAsync(ct);
-        SagasDiagnostics.RecordTransition(decision);
-        outbox.Enqueue(rows);
-        timers.Notify(decision.Instance.NextWakeAt);
-        return new HandleResult(decision.Changed ? HandleOutcome.Applied : HandleOutcome.NoChange, Note: decision.Note);
+        return (new HandleResult(decision.Changed ? HandleOutcome.Applied : HandleOutcome.NoChange, Note: decision.Note), new Staged(decision, rows, Started: false));
+    }
+
+    /// <summary>After the commit: counts the transition, hands its messages to the outbox and its next wake-up to the timers.</summary>
+    private void Publish(Staged staged)
+    {
+        if (staged.Started)
+        {
+            SagasDiagnostics.RecordStarted(staged.Decision.Instance.Definition);
+        }
+        else
+        {
+            SagasDiagnostics.RecordTransition(staged.Decision);
+        }
+
+        outbox.Enqueue(staged.Rows);
+        timers.Notify(staged.Decision.Instance.NextWakeAt);
     }
 
     /// <summary>Keeps the input that produced this version of the saga, so the saga can be replayed.</summary>

@@ -22,6 +22,7 @@ public sealed class SagasDbFactory
         ArgumentNullException.ThrowIfNull(options);
         Provider = options.Provider;
         Concurrency = options.Concurrency;
+        MaxBatch = options.Provider == DatabaseProvider.Postgres ? Math.Max(1, options.MaxBatch) : 1;
         switch (options.Provider)
         {
             case DatabaseProvider.Sqlite:
@@ -58,6 +59,9 @@ public sealed class SagasDbFactory
         builder.ConfigureWarnings(w => w.Log((CoreEventId.SaveChangesFailed, LogLevel.Debug), (RelationalEventId.CommandError, LogLevel.Debug)));
 
     public ConcurrencyMode Concurrency { get; }
+
+    /// <summary>The most transitions applied in one transaction: <see cref="DatabaseOptions.MaxBatch"/> on PostgreSQL, else 1.</summary>
+    public int MaxBatch { get; }
 
     /// <summary>
     /// A context for one unit of work. EF's automatic savepoint around <c>SaveChanges</c> inside an explicit

@@ -7,6 +7,7 @@ using Sagas.Coordinator.Definitions;
 using Sagas.Coordinator.Engine;
 using Sagas.Coordinator.Messaging;
 using Sagas.Coordinator.Persistence;
+using Sagas.Participants;
 using Sagas.Tests.Integration.Infrastructure;
 using Xunit;
 
@@ -16,9 +17,22 @@ namespace Sagas.Tests.Integration.Scenarios;
 /// Several coordinator instances on one PostgreSQL database: each instance here is its own processor with
 /// its own in-process locks, so only the database's concurrency control keeps them apart.
 /// </summary>
-public sealed class ConcurrencyScenarios
+public sealed class ConcurrencyScenarios : IDisposable
 {
     private const int Instances = 4;
+
+    private string? _connection;
+
+    /// <summary>Closes this test's pooled connections now rather than when they have idled for minutes: tests run in
+    /// parallel on one server, and failed batches going on alone open many.</summary>
+    public void Dispose()
+    {
+        if (_connection is not null)
+        {
+            using var connection = new NpgsqlConnection(_connection);
+            NpgsqlConnection.ClearPool(connection);
+        }
+    }
 
     [Theory]
     [InlineData(ConcurrencyMode.Optimistic)]
@@ -128,12 +142,83 @@ public sealed class ConcurrencyScenarios
         Assert.Single(outbox.Records, r => r.SagaId == id && r.MessageType == nameof(ExecuteStep));
     }
 
-    private static async Task<(SagaProcessor[] Processors, SagasDbFactory Factory, RecordingOutbox Outbox)> CreateInstancesAsync(ConcurrencyMode mode)
+    /// <summary>
+    /// Starts arriving together on one instance share transactions (group commit): sagas written by one transaction
+    /// carry the same xmin. Each still gets its own saga row, first command and history.
+    /// </summary>
+    [Theory]
+    [InlineData(ConcurrencyMode.Optimistic)]
+    [InlineData(ConcurrencyMode.Pessimistic)]
+    public async Task Start_ManySagasAtOnce_SharedCommitsAndEverySagaComplete(ConcurrencyMode mode)
+    {
+        var (processors, factory, outbox) = await CreateInstancesAsync(mode);
+        var ids = Enumerable.Range(0, 48).Select(_ => Guid.NewGuid()).ToList();
+
+        var results = await Task.WhenAll(ids.Select(id =>
+            Task.Run(() => processors[0].StartAsync(new StartCommand(id, TestDefinitions.Fast, null, """{"orderId":"o"}"""), Guid.NewGuid(), default))));
+
+        Assert.All(results, r => Assert.Equal(StartOutcome.Started, r.Outcome));
+        await using var db = factory.Create();
+        var commits = await db.Database.SqlQuery<string>($"SELECT xmin::text AS \"Value\" FROM sagas WHERE \"Id\" = ANY({ids.ToArray()})").ToListAsync();
+        Assert.Equal(ids.Count, commits.Count);
+        Assert.True(commits.Distinct().Count() < ids.Count, $"{ids.Count} starts at once took {commits.Distinct().Count()} commits");
+        foreach (var id in ids)
+        {
+            Assert.Single(outbox.Records, r => r.SagaId == id && r.MessageType == nameof(ExecuteStep));
+            Assert.Single(await db.History.AsNoTracking().Where(h => h.SagaId == id && h.Type == HistoryTypes.StepCommandSent).ToListAsync());
+        }
+    }
+
+    /// <summary>
+    /// Redelivered replies arrive in the same burst as new ones: a batch holding a duplicate fails as a whole on the
+    /// inbox key, and every reply in it must then still be applied once (or found a duplicate) on its own.
+    /// </summary>
+    [Theory]
+    [InlineData(ConcurrencyMode.Optimistic)]
+    [InlineData(ConcurrencyMode.Pessimistic)]
+    public async Task Handle_BurstMixingNewAndRedeliveredReplies_EachAppliedExactlyOnce(ConcurrencyMode mode)
+    {
+        var (processors, factory, outbox) = await CreateInstancesAsync(mode);
+        var ids = Enumerable.Range(0, 24).Select(_ => Guid.NewGuid()).ToList();
+        foreach (var id in ids)
+        {
+            await processors[0].StartAsync(new StartCommand(id, TestDefinitions.Fast, null, """{"orderId":"o"}"""), null, default);
+        }
+
+        var replies = ids.Select(id => (Id: id, MessageId: Guid.NewGuid(), Event: SagaEvent.From(new StepSucceeded(id, "reserve-stock", 1, JsonSerializer.SerializeToElement(new { reserved = 1 }))))).ToList();
+        var early = replies.Take(6).ToList();
+        foreach (var (id, messageId, evt) in early)
+        {
+            Assert.Equal(HandleOutcome.Applied, await processors[0].HandleAsync(id, messageId, evt, default));
+        }
+
+        // The rest for the first time, and the first six again, all at once.
+        var burst = replies.Skip(6).Select(r => (r, Redelivered: false)).Concat(early.Select(r => (r, Redelivered: true))).ToList();
+        var outcomes = await Task.WhenAll(burst.Select(b => Task.Run(() => processors[0].HandleAsync(b.r.Id, b.r.MessageId, b.r.Event, default))));
+
+        for (var i = 0; i < burst.Count; i++)
+        {
+            Assert.Equal(burst[i].Redelivered ? HandleOutcome.Duplicate : HandleOutcome.Applied, outcomes[i]);
+        }
+
+        await using var db = factory.Create();
+        foreach (var id in ids)
+        {
+            var history = await db.History.AsNoTracking().Where(h => h.SagaId == id).OrderBy(h => h.Sequence).ToListAsync();
+            Assert.Equal(Enumerable.Range(1, history.Count), history.Select(h => h.Sequence));
+            Assert.Single(history, h => h.Type == HistoryTypes.StepSucceeded && h.Step == "reserve-stock");
+            Assert.Equal(2, outbox.Records.Count(r => r.SagaId == id && r.MessageType == nameof(ExecuteStep)));
+            Assert.Equal(2, await db.Events.CountAsync(e => e.SagaId == id));
+        }
+    }
+
+    private async Task<(SagaProcessor[] Processors, SagasDbFactory Factory, RecordingOutbox Outbox)> CreateInstancesAsync(ConcurrencyMode mode)
     {
         var (_, postgres) = await TestServices.GetAsync();
         var connection = new NpgsqlConnectionStringBuilder(postgres) { Database = "sagas_cc_" + Guid.NewGuid().ToString("N")[..8] }.ConnectionString;
         var options = new DatabaseOptions { Provider = DatabaseProvider.Postgres, Concurrency = mode };
         var factory = new SagasDbFactory(options, connection);
+        _connection = ParticipantDatabase.TunedConnectionString(connection);
         await using (var db = factory.Create())
         {
             await db.Database.MigrateAsync();

@@ -1,0 +1,176 @@
+using System.Collections.Concurrent;
+using Microsoft.EntityFrameworkCore;
+using Sagas.Contracts.Definitions;
+using Sagas.Coordinator.Engine;
+
+namespace Sagas.Coordinator.Persistence;
+
+/// <summary>
+/// Group commit (PostgreSQL): starts and replies of different sagas that arrive together are applied in one
+/// transaction, so under load they share its round trips and its commit. Each saga's change is still all-or-nothing,
+/// and a batch is just a way of running several first tries at once: when it fails as a whole (a duplicate, a
+/// concurrent transition on another instance, the database going away), every item in it goes on alone, as a second
+/// try that looks first. Nothing waits for a batch to fill: an idle executor takes whatever is queued, so a lone
+/// message runs at once, as it would without batching.
+/// </summary>
+public sealed partial class SagaProcessor
+{
+    /// <summary>Batches in flight at once, at most; more messages than that queue for the next batches.</summary>
+    private const int BatchExecutors = 4;
+
+    private readonly ConcurrentQueue<Pending> _pending = new();
+    private int _executors;
+
+    /// <summary>
+    /// Queues the first try of a start or an event; the result is null when the batch failed as a whole. The caller
+    /// holds the saga's lock, so no batch holds two items of one saga.
+    /// </summary>
+    private async Task<object?> BatchAsync(Pending item, CancellationToken ct)
+    {
+        _pending.Enqueue(item);
+        if (TryEnterExecutor())
+        {
+            _ = Task.Run(ExecuteQueuedAsync, CancellationToken.None);
+        }
+
+        return await item.Done.Task.WaitAsync(ct);
+    }
+
+    private bool TryEnterExecutor()
+    {
+        while (true)
+        {
+            var running = Volatile.Read(ref _executors);
+            if (running >= BatchExecutors)
+            {
+                return false;
+            }
+
+            if (Interlocked.CompareExchange(ref _executors, running + 1, running) == running)
+            {
+                return true;
+            }
+        }
+    }
+
+    private async Task ExecuteQueuedAsync()
+    {
+        do
+        {
+            var batch = new List<Pending>(Math.Min(dbFactory.MaxBatch, 16));
+            while (true)
+            {
+                batch.Clear();
+                while (batch.Count < dbFactory.MaxBatch && _pending.TryDequeue(out var item))
+                {
+                    batch.Add(item);
+                }
+
+                if (batch.Count == 0)
+                {
+                    break;
+                }
+
+                await ExecuteBatchAsync(batch);
+            }
+
+            Interlocked.Decrement(ref _executors);
+
+            // An item queued after the queue looked empty and before the decrement found every executor busy: look
+            // again, so it is not stranded.
+        }
+        while (!_pending.IsEmpty && TryEnterExecutor());
+    }
+
+    private async Task ExecuteBatchAsync(List<Pending> batch)
+    {
+        // Rows are touched in id order, as every batch does, so two instances' batches do not deadlock on each other.
+        batch.Sort((a, b) => a.SagaId.CompareTo(b.SagaId));
+        var committed = false;
+        try
+        {
+            await using var db = dbFactory.Create();
+            await using var tx = await db.Database.BeginTransactionAsync();
+            var ids = batch.Where(p => p.Event is not null).Select(p => p.SagaId).ToList();
+            var sagas = ids.Count == 0 ? [] : await LoadManyForUpdateAsync(db, ids);
+            foreach (var item in batch)
+            {
+                if (item.Start is { } command)
+                {
+                    item.Staged = await StageStartAsync(db, item.Definition!, command, item.MessageId, CancellationToken.None);
+                    item.Result = new StartResult(StartOutcome.Started, command.SagaId, null);
+                }
+                else if (sagas.TryGetValue(item.SagaId, out var saga))
+                {
+                    (item.Result, item.Staged) = await StageEventAsync(db, saga, item.MessageId, item.Event!, CancellationToken.None);
+                }
+                else
+                {
+                    item.Result = new HandleResult(HandleOutcome.UnknownSaga);
+                }
+            }
+
+            if (batch.Exists(p => p.Staged is not null))
+            {
+                await db.SaveChangesAsync();
+                await tx.CommitAsync();
+            }
+
+            committed = true;
+        }
+        catch (Exception ex)
+        {
+            logger.LogDebug(ex, "A batch of {Count} transitions failed; each goes on alone", batch.Count);
+        }
+
+        foreach (var item in batch)
+        {
+            try
+            {
+                if (committed && item.Staged is { } staged)
+                {
+                    Publish(staged);
+                }
+            }
+            catch (Exception ex)
+            {
+                // Committed: the outbox sweeper sends what was not handed over.
+                logger.LogError(ex, "Announcing the committed transition of saga {SagaId} failed", item.SagaId);
+            }
+
+            item.Done.TrySetResult(committed ? item.Result : null);
+        }
+    }
+
+    private async Task<Dictionary<Guid, SagaInstance>> LoadManyForUpdateAsync(SagasDbContext db, List<Guid> ids)
+    {
+        var rows = dbFactory.Concurrency == ConcurrencyMode.Pessimistic
+            ? await db.Sagas.FromSqlInterpolated($"SELECT * FROM sagas WHERE \"Id\" = ANY({ids.ToArray()}) ORDER BY \"Id\" FOR UPDATE").ToListAsync()
+            : await db.Sagas.Where(s => ids.Contains(s.Id)).ToListAsync();
+        return rows.ToDictionary(s => s.Id);
+    }
+
+    /// <summary>One first try waiting for (or in) a batch: a start (<see cref="Start"/>) or an event.</summary>
+    private sealed class Pending(Guid sagaId, Guid? messageId, SagaEvent? evt, StartCommand? start, SagaDefinition? definition)
+    {
+        public Guid SagaId { get; } = sagaId;
+
+        public Guid? MessageId { get; } = messageId;
+
+        public SagaEvent? Event { get; } = evt;
+
+        public StartCommand? Start { get; } = start;
+
+        public SagaDefinition? Definition { get; } = definition;
+
+        public object? Result { get; set; }
+
+        public Staged? Staged { get; set; }
+
+        /// <summary>The result (a <see cref="StartResult"/> or <see cref="HandleResult"/>), or null when the batch failed.</summary>
+        public TaskCompletionSource<object?> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    /// <summary>A transition added to a unit of work, to announce once it has committed.</summary>
+    private sealed record Staged(Decision Decision, List<OutboxRecord> Rows, bool Started);
+}
