@@ -14,7 +14,7 @@ public sealed class BenchOptions
     public List<int> Concurrencies { get; } = [8, 32, 128];
 
     /// <summary>Load before any measurement (JIT, connection pools), per system.</summary>
-    public TimeSpan Warmup { get; private set; } = TimeSpan.FromSeconds(5);
+    public TimeSpan Warmup { get; private set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>The first part of each phase, not counted (the previous phase's level settles).</summary>
     public TimeSpan PhaseWarmup { get; private set; } = TimeSpan.FromSeconds(3);
