@@ -22,13 +22,21 @@ public static class MessagingRegistration
 
         builder.Services.AddMassTransit(bus =>
         {
-            bus.AddConsumer<CoordinatorConsumer, CoordinatorConsumerDefinition>();
+            // Both consumers share the coordinator's queue; its limits are its own, not the participants'.
+            void CoordinatorQueue(IEndpointRegistrationConfigurator e)
+            {
+                e.Name = Endpoints.Coordinator;
+                e.ConcurrentMessageLimit = transport.CoordinatorConcurrentMessageLimit;
+                e.PrefetchCount = transport.CoordinatorPrefetchCount;
+            }
+
+            bus.AddConsumer<CoordinatorConsumer, CoordinatorConsumerDefinition>().Endpoint(CoordinatorQueue);
             bus.AddConsumer<OperatorConsumer>(c => c.UseMessageRetry(r =>
                 {
                     r.Exponential(8, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(200));
                     r.Ignore<PayloadCodecException>();
                 }))
-                .Endpoint(e => e.Name = Endpoints.Coordinator);
+                .Endpoint(CoordinatorQueue);
             if (hostSamples)
             {
                 bus.AddEmbeddedSampleConsumers();

@@ -21,6 +21,16 @@ public sealed class TransportOptions
     public int ConcurrentMessageLimit { get; set; } = 16;
 
     /// <summary>
+    /// Messages the coordinator's own queue processes at once (participants use <see cref="ConcurrentMessageLimit"/>).
+    /// Higher than a participant's: on PostgreSQL the replies in hand are applied together (group commit), so more
+    /// of them at once means fewer, larger transactions.
+    /// </summary>
+    public int CoordinatorConcurrentMessageLimit { get; set; } = 64;
+
+    /// <summary>Messages fetched ahead by the coordinator's queue.</summary>
+    public int CoordinatorPrefetchCount { get; set; } = 128;
+
+    /// <summary>
     /// How long a stopping receive endpoint waits for the messages in hand before it cancels them. An endpoint stops
     /// on shutdown and also whenever its channel drops: without a bound, a handler stuck sending its reply over the
     /// lost connection holds the endpoint stopped, and it never reconnects.
