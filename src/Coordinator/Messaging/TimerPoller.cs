@@ -62,13 +62,12 @@ public sealed class TimerPoller(
         await using (var db = dbFactory.Create())
         {
             // The due ones and those due before the horizon, in one query: the first future one is the next look.
-            var rows = await db.Sagas.AsNoTracking()
-                .Where(s => s.NextWakeAt != null && s.NextWakeAt <= horizon)
-                .OrderBy(s => s.NextWakeAt)
-                .Select(s => new { s.Id, s.NextWakeAt })
+            var rows = await db.Timers.AsNoTracking()
+                .Where(t => t.WakeAt <= horizon)
+                .OrderBy(t => t.WakeAt)
                 .Take(BatchSize)
                 .ToListAsync(ct);
-            soon = rows.Select(r => (r.Id, r.NextWakeAt!.Value)).ToList();
+            soon = rows.Select(r => (r.SagaId, r.WakeAt)).ToList();
         }
 
         var due = soon.Where(s => s.At <= now).Select(s => s.Id).ToList();

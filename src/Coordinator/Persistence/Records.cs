@@ -22,6 +22,19 @@ public sealed class HistoryRecord
     public string Actor { get; set; } = "";
 }
 
+/// <summary>
+/// When a saga next needs a tick: one row per saga whose <see cref="Engine.SagaInstance.NextWakeAt"/> is set, written in
+/// the same transaction as the saga. The timer poller reads this table, not <c>sagas</c>, so the saga row needs no
+/// index on its wake-up time and a transition that only moves the wake-up rewrites the saga row in place (on
+/// PostgreSQL a HOT update: none of the saga's search indexes is touched).
+/// </summary>
+public sealed class SagaTimerRecord
+{
+    public Guid SagaId { get; set; }
+
+    public DateTimeOffset WakeAt { get; set; }
+}
+
 /// <summary>A consumed message id, written in the same transaction as the state change it caused.</summary>
 public sealed class InboxRecord
 {

@@ -135,6 +135,7 @@ public sealed partial class SagaProcessor(
         var request = new StartRequest(command.SagaId, command.Data, command.BusinessKey, command.Tenant, command.Deadline);
         var decision = SagaEngine.Start(definition, request, now);
         db.Sagas.Add(decision.Instance);
+        StageTimer(db, command.SagaId, null, decision.Instance.NextWakeAt);
         var rows = await StageAsync(db, decision, messageId, ct);
         RecordEvent(db, decision.Instance, now, SagaEventCodec.Encode(request));
         return new Staged(decision, rows, Started: true);
@@ -175,6 +176,7 @@ public sealed partial class SagaProcessor(
     {
         var definition = await definitions.GetAsync(saga.Definition, saga.Version, ct);
         var now = clock.GetUtcNow();
+        var wokeAt = saga.NextWakeAt;
         var decision = SagaEngine.Handle(definition, saga, evt, now);
         if (decision.Rejection is { } rejection)
         {
@@ -190,6 +192,7 @@ public sealed partial class SagaProcessor(
         saga.Steps = decision.Instance.Steps;
         saga.Deferred = decision.Instance.Deferred;
         saga.Signals = decision.Instance.Signals;
+        StageTimer(db, saga.Id, wokeAt, decision.Instance.NextWakeAt);
         var rows = await StageAsync(db, decision, messageId, ct);
         if (decision.Changed)
         {
@@ -214,6 +217,31 @@ public sealed partial class SagaProcessor(
 
         outbox.Enqueue(staged.Rows);
         timers.Notify(staged.Decision.Instance.NextWakeAt);
+    }
+
+    /// <summary>
+    /// Keeps the saga's timer row in line with its NextWakeAt (a row exists exactly while it is set), without reading
+    /// it: the row's state follows from the saga's previous NextWakeAt, which was committed with it.
+    /// </summary>
+    private static void StageTimer(SagasDbContext db, Guid sagaId, DateTimeOffset? was, DateTimeOffset? next)
+    {
+        if (was == next)
+        {
+            return;
+        }
+
+        if (was is null)
+        {
+            db.Timers.Add(new SagaTimerRecord { SagaId = sagaId, WakeAt = next!.Value });
+        }
+        else if (next is null)
+        {
+            db.Timers.Remove(new SagaTimerRecord { SagaId = sagaId, WakeAt = was.Value });
+        }
+        else
+        {
+            db.Timers.Update(new SagaTimerRecord { SagaId = sagaId, WakeAt = next.Value });
+        }
     }
 
     /// <summary>Keeps the input that produced this version of the saga, so the saga can be replayed.</summary>

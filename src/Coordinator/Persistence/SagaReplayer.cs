@@ -9,7 +9,7 @@ namespace Sagas.Coordinator.Persistence;
 /// <summary>
 /// The determinism check: replays a saga's recorded inputs through the Engine, at the times they were applied,
 /// and compares the result with the stored saga and its history. Any difference means the Engine is not a pure
-/// function of its inputs (or the store lost a write).
+/// function of its inputs (or the store lost a write). It also checks that the saga's timer row matches its wake-up.
 /// </summary>
 public sealed class SagaReplayer(SagasDbFactory dbFactory, DefinitionRegistry definitions)
 {
@@ -38,8 +38,19 @@ public sealed class SagaReplayer(SagasDbFactory dbFactory, DefinitionRegistry de
             replayedHistory.AddRange(decision.History.Select(h => h.Type));
         }
 
-        return Compare(stored, decision.Instance, history, replayedHistory);
+        var differences = Compare(stored, decision.Instance, history, replayedHistory);
+
+        // The poller finds due sagas through saga_timers only: a saga without its row would never wake.
+        var timer = await db.Timers.AsNoTracking().Where(t => t.SagaId == sagaId).Select(t => (DateTimeOffset?)t.WakeAt).FirstOrDefaultAsync(ct);
+        if (timer != stored.NextWakeAt)
+        {
+            differences.Add($"timer row: saga wakes at {Show(stored.NextWakeAt)}, its timer row at {Show(timer)}");
+        }
+
+        return differences;
     }
+
+    private static string Show(DateTimeOffset? at) => at?.ToString("O", System.Globalization.CultureInfo.InvariantCulture) ?? "none";
 
     private static List<string> Compare(SagaInstance stored, SagaInstance replayed, List<string> history, List<string> replayedHistory)
     {

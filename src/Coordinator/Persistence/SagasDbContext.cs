@@ -21,6 +21,8 @@ public abstract class SagasDbContext(DbContextOptions options, PayloadCipher? ci
 
     public DbSet<HistoryRecord> History => Set<HistoryRecord>();
 
+    public DbSet<SagaTimerRecord> Timers => Set<SagaTimerRecord>();
+
     public DbSet<InboxRecord> Inbox => Set<InboxRecord>();
 
     public DbSet<OutboxRecord> Outbox => Set<OutboxRecord>();
@@ -79,7 +81,8 @@ public abstract class SagasDbContext(DbContextOptions options, PayloadCipher? ci
                     (a, b) => JsonSerializer.Serialize(a, StepJson) == JsonSerializer.Serialize(b, StepJson),
                     v => JsonSerializer.Serialize(v, StepJson).GetHashCode(StringComparison.Ordinal),
                     v => v.ToList()));
-            e.HasIndex(x => x.NextWakeAt);
+            // No index on NextWakeAt: the poller reads saga_timers, so a transition that only moves the wake-up
+            // changes no indexed column.
 
             // Search: every filter is followed by the keyset order (CreatedAt, Id) so pages are index range scans.
             e.HasIndex(x => new { x.CreatedAt, x.Id });
@@ -101,6 +104,13 @@ public abstract class SagasDbContext(DbContextOptions options, PayloadCipher? ci
             e.Property(x => x.Step).HasMaxLength(100);
             e.Property(x => x.Detail).HasMaxLength(4000);
             e.Property(x => x.Actor).HasMaxLength(200).IsRequired();
+        });
+
+        modelBuilder.Entity<SagaTimerRecord>(e =>
+        {
+            e.ToTable("saga_timers");
+            e.HasKey(x => x.SagaId);
+            e.HasIndex(x => x.WakeAt);
         });
 
         modelBuilder.Entity<InboxRecord>(e =>

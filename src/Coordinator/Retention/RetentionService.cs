@@ -116,6 +116,7 @@ public sealed class RetentionService(
         var compensations = await db.Compensations.Where(c => ids.Contains(c.SagaId)).ExecuteDeleteAsync(ct);
         var inbox = await db.Inbox.Where(i => ids.Contains(i.SagaId)).ExecuteDeleteAsync(ct);
         await db.Claims.Where(c => ids.Contains(c.SagaId)).ExecuteDeleteAsync(ct);
+        await db.Timers.Where(t => ids.Contains(t.SagaId)).ExecuteDeleteAsync(ct);
         var sagas = await db.Sagas.Where(s => ids.Contains(s.Id)).ExecuteDeleteAsync(ct);
         await tx.CommitAsync(ct);
         logger.LogInformation(

@@ -75,9 +75,9 @@ public sealed class SagasStats(SagasDbFactory dbFactory, IOptions<TelemetryOptio
         var inState = CountedStates.ToDictionary(s => s, s => counts.FirstOrDefault(c => c.State == s)?.Count ?? 0L);
         var backlog = await db.Outbox.LongCountAsync(ct);
         var oldestOutbox = await db.Outbox.AsNoTracking().OrderBy(o => o.CreatedAt).Select(o => (DateTimeOffset?)o.CreatedAt).FirstOrDefaultAsync(ct);
-        var oldestDue = await db.Sagas.AsNoTracking().Where(s => s.NextWakeAt != null && s.NextWakeAt <= now)
-            .OrderBy(s => s.NextWakeAt).Select(s => s.NextWakeAt).FirstOrDefaultAsync(ct);
-        var stuck = await db.Sagas.LongCountAsync(s => s.NextWakeAt != null && s.NextWakeAt < stuckBefore, ct);
+        var oldestDue = await db.Timers.AsNoTracking().Where(t => t.WakeAt <= now)
+            .OrderBy(t => t.WakeAt).Select(t => (DateTimeOffset?)t.WakeAt).FirstOrDefaultAsync(ct);
+        var stuck = await db.Timers.LongCountAsync(t => t.WakeAt < stuckBefore, ct);
         return new StatsSnapshot(
             now,
             inState,

@@ -1,13 +1,10 @@
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Logging.Abstractions;
-using Npgsql;
 using Sagas.Contracts;
 using Sagas.Coordinator.Definitions;
 using Sagas.Coordinator.Engine;
 using Sagas.Coordinator.Messaging;
 using Sagas.Coordinator.Persistence;
-using Sagas.Participants;
 using Sagas.Tests.Integration.Infrastructure;
 using Xunit;
 
@@ -21,16 +18,13 @@ public sealed class ConcurrencyScenarios : IDisposable
 {
     private const int Instances = 4;
 
-    private string? _connection;
+    private readonly List<StandaloneStore> _stores = [];
 
-    /// <summary>Closes this test's pooled connections now rather than when they have idled for minutes: tests run in
-    /// parallel on one server, and failed batches going on alone open many.</summary>
     public void Dispose()
     {
-        if (_connection is not null)
+        foreach (var store in _stores)
         {
-            using var connection = new NpgsqlConnection(_connection);
-            NpgsqlConnection.ClearPool(connection);
+            store.Dispose();
         }
     }
 
@@ -214,25 +208,10 @@ public sealed class ConcurrencyScenarios : IDisposable
 
     private async Task<(SagaProcessor[] Processors, SagasDbFactory Factory, RecordingOutbox Outbox)> CreateInstancesAsync(ConcurrencyMode mode)
     {
-        var (_, postgres) = await TestServices.GetAsync();
-        var connection = new NpgsqlConnectionStringBuilder(postgres) { Database = "sagas_cc_" + Guid.NewGuid().ToString("N")[..8] }.ConnectionString;
-        var options = new DatabaseOptions { Provider = DatabaseProvider.Postgres, Concurrency = mode };
-        var factory = new SagasDbFactory(options, connection);
-        _connection = ParticipantDatabase.TunedConnectionString(connection);
-        await using (var db = factory.Create())
-        {
-            await db.Database.MigrateAsync();
-        }
-
+        var store = await StandaloneStore.CreateAsync(DatabaseProvider.Postgres, mode);
+        _stores.Add(store);
         var outbox = new RecordingOutbox();
-        var processors = Enumerable.Range(0, Instances).Select(_ =>
-        {
-            var registry = new DefinitionRegistry(factory, TimeProvider.System);
-            return new SagaProcessor(factory, registry, outbox, new TimerSignal(), new SagaLocks(factory), new OutgoingPayloads(Sagas.Participants.Payloads.PayloadCodec.Off, TimeProvider.System), TimeProvider.System, NullLogger<SagaProcessor>.Instance);
-        }).ToArray();
-        var register = await new DefinitionRegistry(factory, TimeProvider.System).RegisterAsync(TestDefinitions.OrderFast, default);
-        Assert.Equal(RegisterOutcome.Registered, register.Outcome);
-        return (processors, factory, outbox);
+        return (Enumerable.Range(0, Instances).Select(_ => store.NewProcessor(outbox)).ToArray(), store.Factory, outbox);
     }
 
     private sealed class RecordingOutbox : IOutboxSignal

@@ -101,8 +101,6 @@ namespace Sagas.Coordinator.Persistence.Migrations.Postgres
 
                     b.HasKey("Id");
 
-                    b.HasIndex("NextWakeAt");
-
                     b.HasIndex("CreatedAt", "Id");
 
                     b.HasIndex("BusinessKey", "CreatedAt", "Id");
@@ -116,6 +114,8 @@ namespace Sagas.Coordinator.Persistence.Migrations.Postgres
                     b.HasIndex("Tenant", "State", "CreatedAt", "Id");
 
                     b.ToTable("sagas", (string)null);
+
+                    b.HasAnnotation("Npgsql:StorageParameter:fillfactor", 70);
                 });
 
             modelBuilder.Entity("Sagas.Coordinator.Persistence.ApiKeyRecord", b =>
@@ -392,6 +392,22 @@ namespace Sagas.Coordinator.Persistence.Migrations.Postgres
                         .IsUnique();
 
                     b.ToTable("saga_events", (string)null);
+                });
+
+            modelBuilder.Entity("Sagas.Coordinator.Persistence.SagaTimerRecord", b =>
+                {
+                    b.Property<Guid>("SagaId")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid");
+
+                    b.Property<DateTimeOffset>("WakeAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.HasKey("SagaId");
+
+                    b.HasIndex("WakeAt");
+
+                    b.ToTable("saga_timers", (string)null);
                 });
 #pragma warning restore 612, 618
         }

@@ -101,8 +101,6 @@ namespace Sagas.Coordinator.Persistence.Migrations.SqlServer
 
                     b.HasKey("Id");
 
-                    b.HasIndex("NextWakeAt");
-
                     b.HasIndex("CreatedAt", "Id");
 
                     b.HasIndex("BusinessKey", "CreatedAt", "Id");
@@ -392,6 +390,22 @@ namespace Sagas.Coordinator.Persistence.Migrations.SqlServer
                         .IsUnique();
 
                     b.ToTable("saga_events", (string)null);
+                });
+
+            modelBuilder.Entity("Sagas.Coordinator.Persistence.SagaTimerRecord", b =>
+                {
+                    b.Property<Guid>("SagaId")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uniqueidentifier");
+
+                    b.Property<DateTimeOffset>("WakeAt")
+                        .HasColumnType("datetimeoffset");
+
+                    b.HasKey("SagaId");
+
+                    b.HasIndex("WakeAt");
+
+                    b.ToTable("saga_timers", (string)null);
                 });
 #pragma warning restore 612, 618
         }

@@ -96,8 +96,6 @@ namespace Sagas.Coordinator.Persistence.Migrations.Sqlite
 
                     b.HasKey("Id");
 
-                    b.HasIndex("NextWakeAt");
-
                     b.HasIndex("CreatedAt", "Id");
 
                     b.HasIndex("BusinessKey", "CreatedAt", "Id");
@@ -381,6 +379,22 @@ namespace Sagas.Coordinator.Persistence.Migrations.Sqlite
                         .IsUnique();
 
                     b.ToTable("saga_events", (string)null);
+                });
+
+            modelBuilder.Entity("Sagas.Coordinator.Persistence.SagaTimerRecord", b =>
+                {
+                    b.Property<Guid>("SagaId")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("WakeAt")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("SagaId");
+
+                    b.HasIndex("WakeAt");
+
+                    b.ToTable("saga_timers", (string)null);
                 });
 #pragma warning restore 612, 618
         }
