@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Sagas.Contracts;
+using Sagas.Participants;
 using Sagas.Tests.Integration.Infrastructure;
 using Xunit;
 
@@ -227,16 +228,23 @@ public abstract class DurableFeatureScenarios<TBackend>(TBackend backend)
         var order = await Backend.NewOrderAsync(stock: 10, balance: 100m, amount: 20m, quantity: 1);
         var id = Guid.NewGuid();
         var release = new TaskCompletionSource();
-        Backend.Faults.Hold(f => f.SagaId == id && f.Step == Book && !f.IsCompensation && f.Attempt == 1, release.Task);
+        var received = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Backend.Faults.Add(f => f.SagaId == id && f.Step == Book && !f.IsCompensation && f.Attempt == 1, 1, _ =>
+        {
+            received.TrySetResult();
+            return FaultDecision.HoldUntil(release.Task);
+        });
 
         await Backend.StartAsync(TestDefinitions.Fast, order, id);
-        await WaitForHistoryAsync(id, h => h.Type == "StepCommandSent" && h.Step == Book);
 
-        // The test plays the busy participant: order-fast's 1.5 s timeout would fire three times over without these.
+        // The test plays the busy participant from the moment the participant holds the command: order-fast's 1.5 s
+        // timeout, counted from when the command was sent, would fire three times over without these heartbeats.
+        // Each extends by 5 s, so only the first one races the timeout, and it leaves at once.
+        await received.Task.WaitAsync(TimeSpan.FromSeconds(30));
         var coordinator = await Backend.SendEndpointAsync(Endpoints.Coordinator);
         for (var i = 0; i < 6; i++)
         {
-            await coordinator.Send(new StepHeartbeat(id, Book, 1, TimeSpan.FromSeconds(2)));
+            await coordinator.Send(new StepHeartbeat(id, Book, 1, TimeSpan.FromSeconds(5)));
             await Task.Delay(700);
         }
 
