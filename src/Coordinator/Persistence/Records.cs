@@ -1,10 +1,8 @@
 namespace Sagas.Coordinator.Persistence;
 
-/// <summary>A stored history entry (append-only).</summary>
+/// <summary>A stored history entry (append-only), keyed by its saga and its place in the saga's history.</summary>
 public sealed class HistoryRecord
 {
-    public long Id { get; set; }
-
     public Guid SagaId { get; set; }
 
     public int Sequence { get; set; }
@@ -143,8 +141,6 @@ public sealed class ApiKeyRecord
 /// </summary>
 public sealed class SagaEventRecord
 {
-    public long Id { get; set; }
-
     public Guid SagaId { get; set; }
 
     /// <summary>The saga's concurrency version after this event: orders the events of one saga.</summary>

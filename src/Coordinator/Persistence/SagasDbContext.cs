@@ -98,8 +98,9 @@ public abstract class SagasDbContext(DbContextOptions options, PayloadCipher? ci
         modelBuilder.Entity<HistoryRecord>(e =>
         {
             e.ToTable("saga_history");
-            e.HasKey(x => x.Id);
-            e.HasIndex(x => new { x.SagaId, x.Sequence }).IsUnique();
+
+            // The natural key: one index that both orders a saga's history and refuses a second entry at one place.
+            e.HasKey(x => new { x.SagaId, x.Sequence });
             e.Property(x => x.Type).HasMaxLength(50).IsRequired();
             e.Property(x => x.Step).HasMaxLength(100);
             e.Property(x => x.Detail).HasMaxLength(4000);
@@ -117,7 +118,6 @@ public abstract class SagasDbContext(DbContextOptions options, PayloadCipher? ci
         {
             e.ToTable("inbox");
             e.HasKey(x => x.MessageId);
-            e.HasIndex(x => x.ReceivedAt);
 
             // Retention deletes a finished saga's inbox rows by saga id.
             e.HasIndex(x => x.SagaId);
@@ -152,8 +152,7 @@ public abstract class SagasDbContext(DbContextOptions options, PayloadCipher? ci
         modelBuilder.Entity<SagaEventRecord>(e =>
         {
             e.ToTable("saga_events");
-            e.HasKey(x => x.Id);
-            e.HasIndex(x => new { x.SagaId, x.Version }).IsUnique();
+            e.HasKey(x => new { x.SagaId, x.Version });
             e.Ignore(x => x.At);
             e.Property(x => x.Kind).HasMaxLength(50).IsRequired();
             e.Property(x => x.Json).IsRequired();

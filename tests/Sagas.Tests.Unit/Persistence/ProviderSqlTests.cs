@@ -23,7 +23,7 @@ public class ProviderSqlTests
 
     [Theory]
     [MemberData(nameof(ServerProviders))]
-    public void GenerateCreateScript_ServerProvider_CreatesEveryTableAndUniqueHistoryIndex(string provider)
+    public void GenerateCreateScript_ServerProvider_CreatesEveryTableAndHistoryKey(string provider)
     {
         using var db = Create(provider);
 
@@ -34,7 +34,7 @@ public class ProviderSqlTests
 
     [Theory]
     [MemberData(nameof(ServerProviders))]
-    public void MigrationsScript_ServerProvider_CreatesEveryTableAndUniqueHistoryIndex(string provider)
+    public void MigrationsScript_ServerProvider_CreatesEveryTableAndHistoryKey(string provider)
     {
         using var db = Create(provider);
 
@@ -71,7 +71,7 @@ public class ProviderSqlTests
     }
 
     [Fact]
-    public void Migrate_SqliteInMemory_CreatesEveryTableAndUniqueHistoryIndex()
+    public void Migrate_SqliteInMemory_CreatesEveryTableAndHistoryKey()
     {
         using var connection = new SqliteConnection("Data Source=:memory:");
         connection.Open();
@@ -81,13 +81,14 @@ public class ProviderSqlTests
 
         var tables = Query(connection, "SELECT name FROM sqlite_master WHERE type = 'table'");
         Assert.Superset(new HashSet<string>(Tables, StringComparer.Ordinal), new HashSet<string>(tables, StringComparer.Ordinal));
-        var indexSql = Query(connection, "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'saga_history' AND sql IS NOT NULL");
-        Assert.Contains(indexSql, sql => UniqueHistoryIndex.IsMatch(sql));
+        var tableSql = Query(connection, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'saga_history'");
+        Assert.Contains(tableSql, sql => HistoryKey.IsMatch(sql));
         Assert.Empty(db.Database.GetPendingMigrations());
     }
 
-    private static readonly Regex UniqueHistoryIndex = new(
-        """CREATE UNIQUE INDEX \S+ ON [\["]?saga_history[\]"]? \([\["]?SagaId[\]"]?, [\["]?Sequence[\]"]?\)""",
+    /// <summary>A saga's history has one entry per place: (SagaId, Sequence) is the table's primary key.</summary>
+    private static readonly Regex HistoryKey = new(
+        """CONSTRAINT [\["]?PK_saga_history[\]"]? PRIMARY KEY \([\["]?SagaId[\]"]?, [\["]?Sequence[\]"]?\)""",
         RegexOptions.CultureInvariant);
 
     private static void AssertSchema(string script)
@@ -97,7 +98,7 @@ public class ProviderSqlTests
             Assert.Matches(new Regex($"""CREATE TABLE [\["]?{table}[\]"]? \(""", RegexOptions.CultureInvariant), script);
         }
 
-        Assert.Matches(UniqueHistoryIndex, script);
+        Assert.Matches(HistoryKey, script);
     }
 
     private static SagasDbContext Create(string provider) => provider switch

@@ -258,11 +258,11 @@ namespace Sagas.Coordinator.Persistence.Migrations.Postgres
 
             modelBuilder.Entity("Sagas.Coordinator.Persistence.HistoryRecord", b =>
                 {
-                    b.Property<long>("Id")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("bigint");
+                    b.Property<Guid>("SagaId")
+                        .HasColumnType("uuid");
 
-                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+                    b.Property<int>("Sequence")
+                        .HasColumnType("integer");
 
                     b.Property<string>("Actor")
                         .IsRequired()
@@ -279,12 +279,6 @@ namespace Sagas.Coordinator.Persistence.Migrations.Postgres
                         .HasMaxLength(4000)
                         .HasColumnType("character varying(4000)");
 
-                    b.Property<Guid>("SagaId")
-                        .HasColumnType("uuid");
-
-                    b.Property<int>("Sequence")
-                        .HasColumnType("integer");
-
                     b.Property<string>("Step")
                         .HasMaxLength(100)
                         .HasColumnType("character varying(100)");
@@ -294,10 +288,7 @@ namespace Sagas.Coordinator.Persistence.Migrations.Postgres
                         .HasMaxLength(50)
                         .HasColumnType("character varying(50)");
 
-                    b.HasKey("Id");
-
-                    b.HasIndex("SagaId", "Sequence")
-                        .IsUnique();
+                    b.HasKey("SagaId", "Sequence");
 
                     b.ToTable("saga_history", (string)null);
                 });
@@ -315,8 +306,6 @@ namespace Sagas.Coordinator.Persistence.Migrations.Postgres
                         .HasColumnType("uuid");
 
                     b.HasKey("MessageId");
-
-                    b.HasIndex("ReceivedAt");
 
                     b.HasIndex("SagaId");
 
@@ -362,11 +351,11 @@ namespace Sagas.Coordinator.Persistence.Migrations.Postgres
 
             modelBuilder.Entity("Sagas.Coordinator.Persistence.SagaEventRecord", b =>
                 {
-                    b.Property<long>("Id")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("bigint");
+                    b.Property<Guid>("SagaId")
+                        .HasColumnType("uuid");
 
-                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+                    b.Property<int>("Version")
+                        .HasColumnType("integer");
 
                     b.Property<long>("AtTicks")
                         .HasColumnType("bigint");
@@ -380,16 +369,7 @@ namespace Sagas.Coordinator.Persistence.Migrations.Postgres
                         .HasMaxLength(50)
                         .HasColumnType("character varying(50)");
 
-                    b.Property<Guid>("SagaId")
-                        .HasColumnType("uuid");
-
-                    b.Property<int>("Version")
-                        .HasColumnType("integer");
-
-                    b.HasKey("Id");
-
-                    b.HasIndex("SagaId", "Version")
-                        .IsUnique();
+                    b.HasKey("SagaId", "Version");
 
                     b.ToTable("saga_events", (string)null);
                 });

@@ -256,11 +256,11 @@ namespace Sagas.Coordinator.Persistence.Migrations.SqlServer
 
             modelBuilder.Entity("Sagas.Coordinator.Persistence.HistoryRecord", b =>
                 {
-                    b.Property<long>("Id")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("bigint");
+                    b.Property<Guid>("SagaId")
+                        .HasColumnType("uniqueidentifier");
 
-                    SqlServerPropertyBuilderExtensions.UseIdentityColumn(b.Property<long>("Id"));
+                    b.Property<int>("Sequence")
+                        .HasColumnType("int");
 
                     b.Property<string>("Actor")
                         .IsRequired()
@@ -277,12 +277,6 @@ namespace Sagas.Coordinator.Persistence.Migrations.SqlServer
                         .HasMaxLength(4000)
                         .HasColumnType("nvarchar(4000)");
 
-                    b.Property<Guid>("SagaId")
-                        .HasColumnType("uniqueidentifier");
-
-                    b.Property<int>("Sequence")
-                        .HasColumnType("int");
-
                     b.Property<string>("Step")
                         .HasMaxLength(100)
                         .HasColumnType("nvarchar(100)");
@@ -292,10 +286,7 @@ namespace Sagas.Coordinator.Persistence.Migrations.SqlServer
                         .HasMaxLength(50)
                         .HasColumnType("nvarchar(50)");
 
-                    b.HasKey("Id");
-
-                    b.HasIndex("SagaId", "Sequence")
-                        .IsUnique();
+                    b.HasKey("SagaId", "Sequence");
 
                     b.ToTable("saga_history", (string)null);
                 });
@@ -313,8 +304,6 @@ namespace Sagas.Coordinator.Persistence.Migrations.SqlServer
                         .HasColumnType("uniqueidentifier");
 
                     b.HasKey("MessageId");
-
-                    b.HasIndex("ReceivedAt");
 
                     b.HasIndex("SagaId");
 
@@ -360,11 +349,11 @@ namespace Sagas.Coordinator.Persistence.Migrations.SqlServer
 
             modelBuilder.Entity("Sagas.Coordinator.Persistence.SagaEventRecord", b =>
                 {
-                    b.Property<long>("Id")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("bigint");
+                    b.Property<Guid>("SagaId")
+                        .HasColumnType("uniqueidentifier");
 
-                    SqlServerPropertyBuilderExtensions.UseIdentityColumn(b.Property<long>("Id"));
+                    b.Property<int>("Version")
+                        .HasColumnType("int");
 
                     b.Property<long>("AtTicks")
                         .HasColumnType("bigint");
@@ -378,16 +367,7 @@ namespace Sagas.Coordinator.Persistence.Migrations.SqlServer
                         .HasMaxLength(50)
                         .HasColumnType("nvarchar(50)");
 
-                    b.Property<Guid>("SagaId")
-                        .HasColumnType("uniqueidentifier");
-
-                    b.Property<int>("Version")
-                        .HasColumnType("int");
-
-                    b.HasKey("Id");
-
-                    b.HasIndex("SagaId", "Version")
-                        .IsUnique();
+                    b.HasKey("SagaId", "Version");
 
                     b.ToTable("saga_events", (string)null);
                 });

@@ -251,8 +251,10 @@ namespace Sagas.Coordinator.Persistence.Migrations.Sqlite
 
             modelBuilder.Entity("Sagas.Coordinator.Persistence.HistoryRecord", b =>
                 {
-                    b.Property<long>("Id")
-                        .ValueGeneratedOnAdd()
+                    b.Property<Guid>("SagaId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Sequence")
                         .HasColumnType("INTEGER");
 
                     b.Property<string>("Actor")
@@ -270,12 +272,6 @@ namespace Sagas.Coordinator.Persistence.Migrations.Sqlite
                         .HasMaxLength(4000)
                         .HasColumnType("TEXT");
 
-                    b.Property<Guid>("SagaId")
-                        .HasColumnType("TEXT");
-
-                    b.Property<int>("Sequence")
-                        .HasColumnType("INTEGER");
-
                     b.Property<string>("Step")
                         .HasMaxLength(100)
                         .HasColumnType("TEXT");
@@ -285,10 +281,7 @@ namespace Sagas.Coordinator.Persistence.Migrations.Sqlite
                         .HasMaxLength(50)
                         .HasColumnType("TEXT");
 
-                    b.HasKey("Id");
-
-                    b.HasIndex("SagaId", "Sequence")
-                        .IsUnique();
+                    b.HasKey("SagaId", "Sequence");
 
                     b.ToTable("saga_history", (string)null);
                 });
@@ -306,8 +299,6 @@ namespace Sagas.Coordinator.Persistence.Migrations.Sqlite
                         .HasColumnType("TEXT");
 
                     b.HasKey("MessageId");
-
-                    b.HasIndex("ReceivedAt");
 
                     b.HasIndex("SagaId");
 
@@ -351,8 +342,10 @@ namespace Sagas.Coordinator.Persistence.Migrations.Sqlite
 
             modelBuilder.Entity("Sagas.Coordinator.Persistence.SagaEventRecord", b =>
                 {
-                    b.Property<long>("Id")
-                        .ValueGeneratedOnAdd()
+                    b.Property<Guid>("SagaId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Version")
                         .HasColumnType("INTEGER");
 
                     b.Property<long>("AtTicks")
@@ -367,16 +360,7 @@ namespace Sagas.Coordinator.Persistence.Migrations.Sqlite
                         .HasMaxLength(50)
                         .HasColumnType("TEXT");
 
-                    b.Property<Guid>("SagaId")
-                        .HasColumnType("TEXT");
-
-                    b.Property<int>("Version")
-                        .HasColumnType("INTEGER");
-
-                    b.HasKey("Id");
-
-                    b.HasIndex("SagaId", "Version")
-                        .IsUnique();
+                    b.HasKey("SagaId", "Version");
 
                     b.ToTable("saga_events", (string)null);
                 });
