@@ -20,6 +20,12 @@ public sealed class DatabaseOptions
     /// 1 turns batching off.
     /// </summary>
     public int MaxBatch { get; set; } = 32;
+
+    /// <summary>
+    /// PostgreSQL only: batches in flight at once. Fewer means more messages wait for a running batch and join the
+    /// next one (fewer commits at moderate load); more means less waiting.
+    /// </summary>
+    public int BatchExecutors { get; set; } = 4;
 }
 
 public enum DatabaseProvider

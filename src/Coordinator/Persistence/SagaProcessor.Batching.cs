@@ -15,9 +15,6 @@ namespace Sagas.Coordinator.Persistence;
 /// </summary>
 public sealed partial class SagaProcessor
 {
-    /// <summary>Batches in flight at once, at most; more messages than that queue for the next batches.</summary>
-    private const int BatchExecutors = 4;
-
     private readonly ConcurrentQueue<Pending> _pending = new();
     private int _executors;
 
@@ -41,7 +38,8 @@ public sealed partial class SagaProcessor
         while (true)
         {
             var running = Volatile.Read(ref _executors);
-            if (running >= BatchExecutors)
+            // Batches in flight at once, at most; more messages than that queue for the next batches.
+            if (running >= dbFactory.BatchExecutors)
             {
                 return false;
             }

@@ -23,6 +23,7 @@ public sealed class SagasDbFactory
         Provider = options.Provider;
         Concurrency = options.Concurrency;
         MaxBatch = options.Provider == DatabaseProvider.Postgres ? Math.Max(1, options.MaxBatch) : 1;
+        BatchExecutors = Math.Max(1, options.BatchExecutors);
         switch (options.Provider)
         {
             case DatabaseProvider.Sqlite:
@@ -62,6 +63,9 @@ public sealed class SagasDbFactory
 
     /// <summary>The most transitions applied in one transaction: <see cref="DatabaseOptions.MaxBatch"/> on PostgreSQL, else 1.</summary>
     public int MaxBatch { get; }
+
+    /// <summary>Batches in flight at once (<see cref="DatabaseOptions.BatchExecutors"/>).</summary>
+    public int BatchExecutors { get; }
 
     /// <summary>
     /// A context for one unit of work. EF's automatic savepoint around <c>SaveChanges</c> inside an explicit
