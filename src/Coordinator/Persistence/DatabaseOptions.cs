@@ -23,9 +23,10 @@ public sealed class DatabaseOptions
 
     /// <summary>
     /// PostgreSQL only: batches in flight at once. Fewer means more messages wait for a running batch and join the
-    /// next one (fewer commits at moderate load); more means less waiting.
+    /// next one (fewer commits at moderate load); more means less waiting. Two measured best on 2 cores
+    /// (docs/benchmarks.md, seventh session).
     /// </summary>
-    public int BatchExecutors { get; set; } = 4;
+    public int BatchExecutors { get; set; } = 2;
 }
 
 public enum DatabaseProvider
