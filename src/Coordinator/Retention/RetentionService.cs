@@ -10,7 +10,8 @@ namespace Sagas.Coordinator.Retention;
 /// is older than <see cref="RetentionOptions.KeepFor"/>, with their history, recorded events, compensation audit rows
 /// and inbox rows. Works in batches: ids are selected first (outside any transaction), then each table is cleared with
 /// one set-based DELETE per batch in a short transaction, so the hot path is never blocked for long. Sagas that still
-/// have unsent outbox rows are left for a later run. Nothing is archived.
+/// have unsent outbox rows are left for a later run, and a saga that changed after it was selected is kept (the batch
+/// rolls back and is selected again). Nothing is archived.
 /// </summary>
 public sealed class RetentionService(
     SagasDbFactory dbFactory,
@@ -19,6 +20,9 @@ public sealed class RetentionService(
     ILogger<RetentionService> logger) : BackgroundService
 {
     private static readonly SagaState[] Finished = [SagaState.Completed, SagaState.Compensated, SagaState.Cancelled];
+
+    /// <summary>Batches selected again in one run because a saga changed between selection and delete.</summary>
+    private const int MaxReselects = 3;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -64,10 +68,23 @@ public sealed class RetentionService(
         var cutoff = clock.GetUtcNow() - o.KeepFor!.Value;
         var batchSize = Math.Max(1, o.BatchSize);
         var total = 0;
+        var changedMeanwhile = 0;
         while (!ct.IsCancellationRequested)
         {
             var deleted = await DeleteBatchAsync(cutoff, batchSize, ct);
-            total += deleted;
+            if (deleted is null)
+            {
+                // A saga of the batch changed after it was selected: nothing was deleted; select again (the changed
+                // one no longer qualifies), a few times at most, then leave the rest to the next run.
+                if (++changedMeanwhile >= MaxReselects)
+                {
+                    break;
+                }
+
+                continue;
+            }
+
+            total += deleted.Value;
             if (deleted < batchSize)
             {
                 break;
@@ -82,7 +99,8 @@ public sealed class RetentionService(
         return total;
     }
 
-    private async Task<int> DeleteBatchAsync(DateTimeOffset cutoff, int batchSize, CancellationToken ct)
+    /// <summary>Deletes one batch; returns how many sagas, or null when one changed since it was selected (nothing deleted).</summary>
+    private async Task<int?> DeleteBatchAsync(DateTimeOffset cutoff, int batchSize, CancellationToken ct)
     {
         await using var db = dbFactory.Create();
 
@@ -101,14 +119,18 @@ public sealed class RetentionService(
 
         await using var tx = await db.Database.BeginTransactionAsync(ct);
 
-        // Checked again inside the transaction: an operator action may have moved one since it was selected.
-        ids = await db.Sagas.AsNoTracking()
+        // The saga rows go first, under the selection's own condition: the database checks it on each row as it
+        // deletes it (after waiting for a writer that holds the row), so a saga that an operator action or a late
+        // message changed since the selection is not deleted. Then the batch is not what was selected: roll back.
+        var sagas = await db.Sagas
             .Where(s => ids.Contains(s.Id) && Finished.Contains(s.State) && s.UpdatedAt < cutoff)
-            .Select(s => s.Id)
-            .ToListAsync(ct);
-        if (ids.Count == 0)
+            .Where(s => !db.Outbox.Any(m => m.SagaId == s.Id))
+            .ExecuteDeleteAsync(ct);
+        if (sagas != ids.Count)
         {
-            return 0;
+            await tx.RollbackAsync(ct);
+            logger.LogInformation("Retention batch: {Changed} of {Selected} saga(s) changed since they were selected; selecting again", ids.Count - sagas, ids.Count);
+            return null;
         }
 
         var history = await db.History.Where(h => ids.Contains(h.SagaId)).ExecuteDeleteAsync(ct);
@@ -117,7 +139,6 @@ public sealed class RetentionService(
         var inbox = await db.Inbox.Where(i => ids.Contains(i.SagaId)).ExecuteDeleteAsync(ct);
         await db.Claims.Where(c => ids.Contains(c.SagaId)).ExecuteDeleteAsync(ct);
         await db.Timers.Where(t => ids.Contains(t.SagaId)).ExecuteDeleteAsync(ct);
-        var sagas = await db.Sagas.Where(s => ids.Contains(s.Id)).ExecuteDeleteAsync(ct);
         await tx.CommitAsync(ct);
         logger.LogInformation(
             "Retention batch: deleted {Sagas} saga(s), {History} history, {Events} event, {Compensations} compensation and {Inbox} inbox row(s)",

@@ -5,7 +5,6 @@ using Microsoft.EntityFrameworkCore.Migrations;
 using Npgsql;
 using Sagas.Contracts;
 using Sagas.Coordinator.Engine;
-using Sagas.Coordinator.Messaging;
 using Sagas.Coordinator.Persistence;
 using Sagas.Tests.Integration.Infrastructure;
 using Xunit;
@@ -148,12 +147,5 @@ public sealed class TimerTableScenarios : IDisposable
         var store = await StandaloneStore.CreateAsync(provider);
         _stores.Add(store);
         return (store.NewProcessor(new DiscardingOutbox()), store.Factory, new SagaReplayer(store.Factory, store.NewRegistry()));
-    }
-
-    private sealed class DiscardingOutbox : IOutboxSignal
-    {
-        public void Enqueue(IReadOnlyList<OutboxRecord> records)
-        {
-        }
     }
 }
