@@ -105,9 +105,8 @@ public sealed class RetentionService(
         await using var db = dbFactory.Create();
 
         // CreatedAt <= UpdatedAt, so the CreatedAt bound changes nothing but lets the (State, CreatedAt, Id) index do the work.
-        var ids = await db.Sagas.AsNoTracking()
-            .Where(s => Finished.Contains(s.State) && s.CreatedAt < cutoff && s.UpdatedAt < cutoff)
-            .Where(s => !db.Outbox.Any(m => m.SagaId == s.Id))
+        var ids = await Expired(db, cutoff).AsNoTracking()
+            .Where(s => s.CreatedAt < cutoff)
             .OrderBy(s => s.CreatedAt)
             .Select(s => s.Id)
             .Take(batchSize)
@@ -122,10 +121,7 @@ public sealed class RetentionService(
         // The saga rows go first, under the selection's own condition: the database checks it on each row as it
         // deletes it (after waiting for a writer that holds the row), so a saga that an operator action or a late
         // message changed since the selection is not deleted. Then the batch is not what was selected: roll back.
-        var sagas = await db.Sagas
-            .Where(s => ids.Contains(s.Id) && Finished.Contains(s.State) && s.UpdatedAt < cutoff)
-            .Where(s => !db.Outbox.Any(m => m.SagaId == s.Id))
-            .ExecuteDeleteAsync(ct);
+        var sagas = await Expired(db, cutoff).Where(s => ids.Contains(s.Id)).ExecuteDeleteAsync(ct);
         if (sagas != ids.Count)
         {
             await tx.RollbackAsync(ct);
@@ -145,4 +141,8 @@ public sealed class RetentionService(
             sagas, history, events, compensations, inbox);
         return ids.Count;
     }
+
+    /// <summary>Finished sagas last changed before the cutoff with nothing left to send: the selection and the delete share it.</summary>
+    private static IQueryable<SagaInstance> Expired(SagasDbContext db, DateTimeOffset cutoff) =>
+        db.Sagas.Where(s => Finished.Contains(s.State) && s.UpdatedAt < cutoff && !db.Outbox.Any(m => m.SagaId == s.Id));
 }
