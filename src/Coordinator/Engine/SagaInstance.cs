@@ -55,7 +55,7 @@ public sealed class SagaInstance
     public SagaInstance Clone()
     {
         var copy = (SagaInstance)MemberwiseClone();
-        copy.Steps = Steps.ConvertAll(s => s.Clone());
+        copy.Steps = StepState.CopyAll(Steps);
         copy.Deferred = [.. Deferred];
         copy.Signals = [.. Signals];
         return copy;

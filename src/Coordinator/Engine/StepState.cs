@@ -1,7 +1,10 @@
 namespace Sagas.Coordinator.Engine;
 
-/// <summary>Where one step of one saga stands. Stored with the saga as JSON.</summary>
-public sealed class StepState
+/// <summary>
+/// Where one step of one saga stands. Stored with the saga as JSON. A record: change detection compares two lists of
+/// steps field by field through the generated equality, so a field added here is compared without anything else to update.
+/// </summary>
+public sealed record StepState
 {
     public string Name { get; set; } = "";
 
@@ -25,5 +28,18 @@ public sealed class StepState
 
     public string? LastError { get; set; }
 
-    public StepState Clone() => (StepState)MemberwiseClone();
+    public StepState Copy() => this with { };
+
+    /// <summary>A copy of every step (a snapshot EF compares the saga's steps with when it saves).</summary>
+    public static List<StepState> CopyAll(List<StepState> steps)
+    {
+        ArgumentNullException.ThrowIfNull(steps);
+        var copy = new List<StepState>(steps.Count);
+        foreach (var step in steps)
+        {
+            copy.Add(step.Copy());
+        }
+
+        return copy;
+    }
 }

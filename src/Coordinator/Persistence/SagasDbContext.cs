@@ -64,22 +64,22 @@ public abstract class SagasDbContext(DbContextOptions options, PayloadCipher? ci
                     v => JsonSerializer.Serialize(v, StepJson),
                     v => JsonSerializer.Deserialize<List<StepState>>(v, StepJson) ?? new List<StepState>()))
                 .Metadata.SetValueComparer(new ValueComparer<List<StepState>>(
-                    (a, b) => JsonSerializer.Serialize(a, StepJson) == JsonSerializer.Serialize(b, StepJson),
-                    v => JsonSerializer.Serialize(v, StepJson).GetHashCode(StringComparison.Ordinal),
-                    v => v.ConvertAll(s => s.Clone())));
+                    (a, b) => a!.SequenceEqual(b!),
+                    v => v.Count,
+                    v => StepState.CopyAll(v)));
             e.Property(x => x.CompensationTrigger).HasMaxLength(20);
             e.Property(x => x.PausedFrom).HasConversion<string>().HasMaxLength(20);
             e.Property(x => x.Deferred)
                 .HasConversion(ListColumn<DeferredReply>())
                 .Metadata.SetValueComparer(new ValueComparer<List<DeferredReply>>(
-                    (a, b) => JsonSerializer.Serialize(a, StepJson) == JsonSerializer.Serialize(b, StepJson),
-                    v => JsonSerializer.Serialize(v, StepJson).GetHashCode(StringComparison.Ordinal),
+                    (a, b) => a!.SequenceEqual(b!),
+                    v => v.Count,
                     v => v.ToList()));
             e.Property(x => x.Signals)
                 .HasConversion(ListColumn<ReceivedSignal>())
                 .Metadata.SetValueComparer(new ValueComparer<List<ReceivedSignal>>(
-                    (a, b) => JsonSerializer.Serialize(a, StepJson) == JsonSerializer.Serialize(b, StepJson),
-                    v => JsonSerializer.Serialize(v, StepJson).GetHashCode(StringComparison.Ordinal),
+                    (a, b) => a!.SequenceEqual(b!),
+                    v => v.Count,
                     v => v.ToList()));
             // No index on NextWakeAt: the poller reads saga_timers, so a transition that only moves the wake-up
             // changes no indexed column.
