@@ -27,6 +27,12 @@ public sealed class DatabaseOptions
     /// (docs/benchmarks.md, seventh session).
     /// </summary>
     public int BatchExecutors { get; set; } = 2;
+
+    /// <summary>
+    /// PostgreSQL only: a batch writes its rows with statements built once from the model and sent as one batch,
+    /// instead of through EF's SaveChanges (same rows, same checks, far fewer allocations). False uses SaveChanges.
+    /// </summary>
+    public bool DirectWrites { get; set; } = true;
 }
 
 public enum DatabaseProvider

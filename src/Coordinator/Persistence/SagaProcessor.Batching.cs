@@ -110,7 +110,11 @@ public sealed partial class SagaProcessor
 
             if (batch.Exists(p => p.Staged is not null))
             {
-                await db.SaveChangesAsync();
+                if (!dbFactory.DirectWrites || !await PostgresBatchWriter.TryWriteAsync(db, CancellationToken.None))
+                {
+                    await db.SaveChangesAsync();
+                }
+
                 await tx.CommitAsync();
             }
 

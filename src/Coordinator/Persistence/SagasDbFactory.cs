@@ -24,6 +24,7 @@ public sealed class SagasDbFactory
         Concurrency = options.Concurrency;
         MaxBatch = options.Provider == DatabaseProvider.Postgres ? Math.Max(1, options.MaxBatch) : 1;
         BatchExecutors = Math.Max(1, options.BatchExecutors);
+        DirectWrites = options.Provider == DatabaseProvider.Postgres && options.DirectWrites;
         switch (options.Provider)
         {
             case DatabaseProvider.Sqlite:
@@ -66,6 +67,9 @@ public sealed class SagasDbFactory
 
     /// <summary>Batches in flight at once (<see cref="DatabaseOptions.BatchExecutors"/>).</summary>
     public int BatchExecutors { get; }
+
+    /// <summary>Batches write their rows with <see cref="PostgresBatchWriter"/> (<see cref="DatabaseOptions.DirectWrites"/>, PostgreSQL only).</summary>
+    public bool DirectWrites { get; }
 
     /// <summary>
     /// A context for one unit of work. EF's automatic savepoint around <c>SaveChanges</c> inside an explicit

@@ -6,6 +6,7 @@ using Sagas.Coordinator.Definitions;
 using Sagas.Coordinator.Messaging;
 using Sagas.Coordinator.Persistence;
 using Sagas.Participants;
+using Sagas.Participants.Payloads;
 using Xunit;
 
 namespace Sagas.Tests.Integration.Infrastructure;
@@ -33,7 +34,7 @@ public sealed class StandaloneStore : IDisposable
     /// <summary>The PostgreSQL connection string, for tests that read the server's own statistics.</summary>
     public string Connection => _connection;
 
-    public static async Task<StandaloneStore> CreateAsync(DatabaseProvider provider, ConcurrencyMode mode = ConcurrencyMode.Optimistic)
+    public static async Task<StandaloneStore> CreateAsync(DatabaseProvider provider, ConcurrencyMode mode = ConcurrencyMode.Optimistic, PayloadCipher? cipher = null)
     {
         string connection;
         if (provider == DatabaseProvider.Postgres)
@@ -46,7 +47,7 @@ public sealed class StandaloneStore : IDisposable
             connection = $"Data Source={Path.Combine(Path.GetTempPath(), $"sagas-store-{Guid.NewGuid():N}.db")}";
         }
 
-        var factory = new SagasDbFactory(new DatabaseOptions { Provider = provider, Concurrency = mode }, connection);
+        var factory = new SagasDbFactory(new DatabaseOptions { Provider = provider, Concurrency = mode }, connection, cipher);
         var store = new StandaloneStore(provider, connection, factory);
         await using (var db = factory.Create())
         {
