@@ -81,9 +81,10 @@ internal static class Barrier<TDb>
         if (message.Attempt > work.Attempt)
         {
             work = work with { Attempt = message.Attempt };
+            var (sagaId, step, output) = (message.SagaId, message.Step, work.ToJson());
             var updated = await db.Barrier
-                .Where(b => b.SagaId == message.SagaId && b.Step == message.Step && b.Op == BarrierOps.Action && b.Outcome == BarrierOutcomes.Accepted)
-                .ExecuteUpdateAsync(u => u.SetProperty(b => b.Output, work.ToJson()), ct);
+                .Where(b => b.SagaId == sagaId && b.Step == step && b.Op == BarrierOps.Action && b.Outcome == BarrierOutcomes.Accepted)
+                .ExecuteUpdateAsync(u => u.SetProperty(b => b.Output, output), ct);
             if (updated == 0)
             {
                 throw new BarrierConflictException($"Accepted work of saga {message.SagaId} step {message.Step} was finished or compensated meanwhile.");
@@ -103,8 +104,10 @@ internal static class Barrier<TDb>
         await using var tx = await db.Database.BeginTransactionAsync(ct);
         var compensated = new StepCompensated(message.SagaId, message.Step, message.Attempt);
 
-        // Both of the step's rows (action and compensation) in one look-up.
-        var rows = await db.Barrier.AsNoTracking().Where(b => b.SagaId == message.SagaId && b.Step == message.Step).ToListAsync(ct);
+        // Both of the step's rows (action and compensation) in one look-up. Plain locals in queries: EF reads a
+        // captured local directly, a property of a captured object through an expression interpreter each time.
+        var (sagaId, step) = (message.SagaId, message.Step);
+        var rows = await db.Barrier.AsNoTracking().Where(b => b.SagaId == sagaId && b.Step == step).ToListAsync(ct);
         if (rows.Exists(b => b.Op == BarrierOps.Compensation))
         {
             return compensated;
@@ -129,7 +132,7 @@ internal static class Barrier<TDb>
             // StepReporter.CompleteAsync commits nothing) and the handler's compensation undoes what the
             // acceptance wrote. The conditional update decides the race with a concurrent completion.
             var claimed = await db.Barrier
-                .Where(b => b.SagaId == message.SagaId && b.Step == message.Step && b.Op == BarrierOps.Action && b.Outcome == BarrierOutcomes.Accepted)
+                .Where(b => b.SagaId == sagaId && b.Step == step && b.Op == BarrierOps.Action && b.Outcome == BarrierOutcomes.Accepted)
                 .ExecuteUpdateAsync(u => u.SetProperty(b => b.Outcome, BarrierOutcomes.Refused).SetProperty(b => b.Reason, StepDispatcher<TDb>.CompensatedWhileAcceptedReason), ct);
             if (claimed == 0)
             {

@@ -22,13 +22,16 @@ public sealed class ReserveStockHandler : StepHandler<InventoryDb>
             return StepResult.BusinessFailure($"invalid reservation: sku '{order.Sku}', quantity {order.Quantity}");
         }
 
-        // One conditional UPDATE: concurrent reservations of the same SKU cannot oversell.
+        // One conditional UPDATE: concurrent reservations of the same SKU cannot oversell. The query reads plain
+        // locals: EF takes a captured local's value directly, while a property of a captured object (order.Sku) goes
+        // through an expression interpreter on every call (a tenth of the participants' CPU in a profile).
+        var (sku, quantity) = (order.Sku, order.Quantity);
         var taken = await db.Stock
-            .Where(s => s.Sku == order.Sku && s.Available >= order.Quantity)
-            .ExecuteUpdateAsync(s => s.SetProperty(x => x.Available, x => x.Available - order.Quantity), cancellationToken);
+            .Where(s => s.Sku == sku && s.Available >= quantity)
+            .ExecuteUpdateAsync(s => s.SetProperty(x => x.Available, x => x.Available - quantity), cancellationToken);
         if (taken == 0)
         {
-            var available = await db.Stock.Where(s => s.Sku == order.Sku).Select(s => (long?)s.Available).FirstOrDefaultAsync(cancellationToken);
+            var available = await db.Stock.Where(s => s.Sku == sku).Select(s => (long?)s.Available).FirstOrDefaultAsync(cancellationToken);
             return StepResult.BusinessFailure(available is null
                 ? $"out of stock: unknown sku {order.Sku}"
                 : $"out of stock: sku {order.Sku} has {available} available, {order.Quantity} requested");
@@ -41,15 +44,17 @@ public sealed class ReserveStockHandler : StepHandler<InventoryDb>
 
     protected override async Task<CompensationResult> CompensateAsync(StepContext context, InventoryDb db, CancellationToken cancellationToken)
     {
-        var reservation = await db.Reservations.FirstOrDefaultAsync(r => r.SagaId == context.SagaId && r.Step == context.Step, cancellationToken);
+        var (sagaId, step) = (context.SagaId, context.Step);
+        var reservation = await db.Reservations.FirstOrDefaultAsync(r => r.SagaId == sagaId && r.Step == step, cancellationToken);
         if (reservation is null || reservation.Released)
         {
             return CompensationResult.Compensated;
         }
 
+        var (sku, quantity) = (reservation.Sku, reservation.Quantity);
         await db.Stock
-            .Where(s => s.Sku == reservation.Sku)
-            .ExecuteUpdateAsync(s => s.SetProperty(x => x.Available, x => x.Available + reservation.Quantity), cancellationToken);
+            .Where(s => s.Sku == sku)
+            .ExecuteUpdateAsync(s => s.SetProperty(x => x.Available, x => x.Available + quantity), cancellationToken);
         reservation.Released = true;
         return CompensationResult.Compensated;
     }

@@ -23,12 +23,14 @@ public sealed class ChargeHandler : StepHandler<PaymentsDb>
             return StepResult.BusinessFailure($"payment declined: invalid amount {order.Amount}");
         }
 
+        // Plain locals in the query (see ReserveStockHandler).
+        var customer = order.CustomerId;
         var debited = await db.Accounts
-            .Where(a => a.CustomerId == order.CustomerId && a.BalanceCents >= amount)
+            .Where(a => a.CustomerId == customer && a.BalanceCents >= amount)
             .ExecuteUpdateAsync(s => s.SetProperty(x => x.BalanceCents, x => x.BalanceCents - amount), cancellationToken);
         if (debited == 0)
         {
-            var balance = await db.Accounts.Where(a => a.CustomerId == order.CustomerId).Select(a => (long?)a.BalanceCents).FirstOrDefaultAsync(cancellationToken);
+            var balance = await db.Accounts.Where(a => a.CustomerId == customer).Select(a => (long?)a.BalanceCents).FirstOrDefaultAsync(cancellationToken);
             return StepResult.BusinessFailure(balance is null
                 ? $"payment declined: customer {order.CustomerId} is unknown"
                 : $"payment declined: customer {order.CustomerId} has balance {OrderData.Money(balance.Value)}, charge is {OrderData.Money(amount)}");
@@ -41,15 +43,17 @@ public sealed class ChargeHandler : StepHandler<PaymentsDb>
 
     protected override async Task<CompensationResult> CompensateAsync(StepContext context, PaymentsDb db, CancellationToken cancellationToken)
     {
-        var charge = await db.Charges.FirstOrDefaultAsync(c => c.SagaId == context.SagaId && c.Step == context.Step, cancellationToken);
+        var (sagaId, step) = (context.SagaId, context.Step);
+        var charge = await db.Charges.FirstOrDefaultAsync(c => c.SagaId == sagaId && c.Step == step, cancellationToken);
         if (charge is null || charge.Refunded)
         {
             return CompensationResult.Compensated;
         }
 
+        var (customer, cents) = (charge.CustomerId, charge.AmountCents);
         await db.Accounts
-            .Where(a => a.CustomerId == charge.CustomerId)
-            .ExecuteUpdateAsync(s => s.SetProperty(x => x.BalanceCents, x => x.BalanceCents + charge.AmountCents), cancellationToken);
+            .Where(a => a.CustomerId == customer)
+            .ExecuteUpdateAsync(s => s.SetProperty(x => x.BalanceCents, x => x.BalanceCents + cents), cancellationToken);
         charge.Refunded = true;
         return CompensationResult.Compensated;
     }

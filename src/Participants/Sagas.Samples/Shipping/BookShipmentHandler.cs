@@ -30,7 +30,8 @@ public sealed class BookShipmentHandler(IOptions<ShippingOptions> options) : Ste
 
     protected override async Task<CompensationResult> CompensateAsync(StepContext context, ShippingDb db, CancellationToken cancellationToken)
     {
-        var shipment = await db.Shipments.FirstOrDefaultAsync(s => s.SagaId == context.SagaId && s.Step == context.Step, cancellationToken);
+        var (sagaId, step) = (context.SagaId, context.Step);
+        var shipment = await db.Shipments.FirstOrDefaultAsync(s => s.SagaId == sagaId && s.Step == step, cancellationToken);
         if (shipment is not null && !shipment.Cancelled)
         {
             shipment.Cancelled = true;
