@@ -11,10 +11,11 @@ using NpgsqlTypes;
 namespace Sagas.Coordinator.Persistence;
 
 /// <summary>
-/// Writes a group commit's unit of work on PostgreSQL without EF's update pipeline: one statement per tracked row,
-/// built once per row shape from the EF model (table, columns, value converters, concurrency token), with positional
-/// parameters, all sent as one <see cref="NpgsqlBatch"/>. Same statements, same checks (an update or delete that finds
-/// no row, or a changed version, fails the save), about half the coordinator's allocations less: the profile in
+/// Writes a group commit's unit of work on PostgreSQL without EF's update pipeline: one insert per table for all its
+/// new rows (each parameter an array of one column's values, unnested) and one statement per changed or deleted row,
+/// their text built once per row shape from the EF model (table, columns, value converters, concurrency token), all
+/// sent as one <see cref="NpgsqlBatch"/>. Same rows, same checks as SaveChanges (an update or delete that finds no row,
+/// or a changed version, fails the save), with about half the coordinator's allocations gone: the profile in
 /// docs/benchmarks.md (eighth session) found EF's command building and parameter objects to be the largest share.
 /// A unit holding a row this writer does not know how to write (a shadow or generated column other than the outbox
 /// id, a column type outside the list below) is left to SaveChanges.
@@ -26,7 +27,10 @@ internal static class PostgresBatchWriter
     /// <summary>Writes every pending change of <paramref name="db"/>; false (nothing written) when one cannot be written here.</summary>
     public static async Task<bool> TryWriteAsync(SagasDbContext db, CancellationToken ct)
     {
-        var rows = new List<(EntityEntry Entry, Plan Plan)>();
+        // New rows of one table go in one statement (arrays of column values, unnested), changed and deleted rows
+        // one statement each: a batch of 20 transitions is a handful of inserts and 40 or so single-row updates.
+        var inserts = new List<(Plan Plan, List<EntityEntry> Entries)>();
+        var changes = new List<(EntityEntry Entry, Plan Plan)>();
         foreach (var entry in db.ChangeTracker.Entries())
         {
             if (entry.State is EntityState.Unchanged or EntityState.Detached)
@@ -39,84 +43,115 @@ internal static class PostgresBatchWriter
                 return false;
             }
 
-            if (plan.Sql.Length > 0)
+            if (plan.Sql.Length == 0)
             {
-                rows.Add((entry, plan));
+                continue;
+            }
+
+            if (entry.State != EntityState.Added)
+            {
+                changes.Add((entry, plan));
+            }
+            else if (inserts.Find(i => ReferenceEquals(i.Plan, plan)) is { Entries: { } same })
+            {
+                same.Add(entry);
+            }
+            else
+            {
+                inserts.Add((plan, [entry]));
             }
         }
 
-        if (rows.Count == 0)
+        if (inserts.Count == 0 && changes.Count == 0)
         {
             return true;
         }
 
         var connection = (NpgsqlConnection)db.Database.GetDbConnection();
         await using var batch = new NpgsqlBatch(connection) { Transaction = (NpgsqlTransaction?)db.Database.CurrentTransaction?.GetDbTransaction() };
-        var generated = new List<OutboxRecord>();
-        foreach (var (entry, plan) in rows)
+        Dictionary<Guid, OutboxRecord>? outbox = null;
+        foreach (var (plan, entries) in inserts)
         {
             var command = new NpgsqlBatchCommand(plan.Sql);
             foreach (var parameter in plan.Parameters)
             {
-                var value = parameter.Original ? entry.OriginalValues[parameter.Property] : parameter.Getter.GetClrValueUsingContainingEntity(entry.Entity);
-                if (value is not null && parameter.Converter is { } converter)
+                var values = Array.CreateInstance(parameter.ElementType, entries.Count);
+                for (var i = 0; i < entries.Count; i++)
                 {
-                    value = converter.ConvertToProvider(value);
+                    values.SetValue(ValueOf(entries[i], parameter), i);
                 }
 
-                command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = parameter.Type, Value = value ?? DBNull.Value });
+                command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | parameter.Type, Value = values });
             }
 
             batch.BatchCommands.Add(command);
             if (plan.ReturnsId)
             {
-                generated.Add((OutboxRecord)entry.Entity);
+                outbox = entries.Select(e => (OutboxRecord)e.Entity).ToDictionary(o => o.MessageId);
             }
+        }
+
+        foreach (var (entry, plan) in changes)
+        {
+            var command = new NpgsqlBatchCommand(plan.Sql);
+            foreach (var parameter in plan.Parameters)
+            {
+                command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = parameter.Type, Value = ValueOf(entry, parameter) ?? DBNull.Value });
+            }
+
+            batch.BatchCommands.Add(command);
         }
 
         try
         {
-            await using (var reader = await batch.ExecuteReaderAsync(ct))
+            await using var reader = await batch.ExecuteReaderAsync(ct);
+
+            // Only the outbox insert returns rows: each new row's id with its message id.
+            var assigned = 0;
+            do
             {
-                // Only the outbox inserts return rows (their ids), one result each, in the order they were added.
-                var next = 0;
-                do
+                while (await reader.ReadAsync(ct))
                 {
-                    while (await reader.ReadAsync(ct))
+                    if (outbox is null || !outbox.TryGetValue(reader.GetGuid(1), out var record))
                     {
-                        if (next == generated.Count)
-                        {
-                            throw new DbUpdateException("The batch returned more generated ids than it inserted outbox rows.");
-                        }
-
-                        generated[next++].Id = reader.GetInt64(0);
+                        throw new DbUpdateException("The batch returned an outbox id for a message it did not insert.");
                     }
-                }
-                while (await reader.NextResultAsync(ct));
 
-                if (next != generated.Count)
-                {
-                    throw new DbUpdateException($"The batch returned {next} generated ids for {generated.Count} outbox rows.");
+                    record.Id = reader.GetInt64(0);
+                    assigned++;
                 }
+            }
+            while (await reader.NextResultAsync(ct));
+
+            if (assigned != (outbox?.Count ?? 0))
+            {
+                throw new DbUpdateException($"The batch returned {assigned} outbox ids for {outbox!.Count} rows.");
             }
         }
         catch (PostgresException ex)
         {
             // As SaveChanges reports it: a key taken (a duplicate reply or start) or another constraint.
-            throw new DbUpdateException($"Writing a batch of {rows.Count} rows failed: {ex.MessageText}", ex);
+            throw new DbUpdateException($"Writing a batch of {batch.BatchCommands.Count} statements failed: {ex.MessageText}", ex);
         }
 
-        for (var i = 0; i < rows.Count; i++)
+        for (var i = 0; i < changes.Count; i++)
         {
-            if (rows[i].Plan.ExpectsOneRow && batch.BatchCommands[i].RecordsAffected != 1)
+            var affected = batch.BatchCommands[inserts.Count + i].RecordsAffected;
+            if (affected != 1)
             {
                 // As SaveChanges: the row changed (another instance's transition) or is gone since it was read.
-                throw new DbUpdateConcurrencyException(
-                    $"{rows[i].Entry.Metadata.ClrType.Name} {rows[i].Entry.State}: expected 1 row, {batch.BatchCommands[i].RecordsAffected} affected.");
+                throw new DbUpdateConcurrencyException($"{changes[i].Entry.Metadata.ClrType.Name} {changes[i].Entry.State}: expected 1 row, {affected} affected.");
             }
         }
 
         return true;
+    }
+
+    /// <summary>The column's value for the statement: the entity's (or, for a concurrency token, the original), converted.</summary>
+    private static object? ValueOf(EntityEntry entry, ColumnParameter parameter)
+    {
+        var value = parameter.Original ? entry.OriginalValues[parameter.Property] : parameter.Getter.GetClrValueUsingContainingEntity(entry.Entity);
+        return value is not null && parameter.Converter is { } converter ? converter.ConvertToProvider(value) : value;
     }
 
     private static Plan? PlanFor(EntityEntry entry)
@@ -185,16 +220,18 @@ internal static class PostgresBatchWriter
                         returnsId = true;
                     }
 
+                    // Any number of rows, one statement text: each parameter is an array of one column's values.
                     var written = properties.Except(generated).ToList();
-                    sql.Append("INSERT INTO ").Append(table).Append(" (").AppendJoin(", ", written.Select(p => Quote(p.GetColumnName()))).Append(") VALUES (");
-                    sql.AppendJoin(", ", written.Select((_, i) => "$" + (i + 1))).Append(')');
+                    sql.Append("INSERT INTO ").Append(table).Append(" (").AppendJoin(", ", written.Select(p => Quote(p.GetColumnName())));
+                    sql.Append(") SELECT * FROM unnest(").AppendJoin(", ", written.Select((_, i) => "$" + (i + 1))).Append(')');
                     if (returnsId)
                     {
-                        sql.Append(" RETURNING ").Append(Quote(generated[0].GetColumnName()));
+                        sql.Append(" RETURNING ").Append(Quote(generated[0].GetColumnName())).Append(", ")
+                            .Append(Quote(type.FindProperty(nameof(OutboxRecord.MessageId))!.GetColumnName()));
                     }
 
                     columns.AddRange(written.Select(p => ColumnParameter.For(p, original: false)));
-                    return new Plan(sql.ToString(), [.. columns], ExpectsOneRow: false, returnsId);
+                    return new Plan(sql.ToString(), [.. columns], returnsId);
                 }
 
             case EntityState.Modified:
@@ -203,20 +240,20 @@ internal static class PostgresBatchWriter
                     if (set.Count == 0)
                     {
                         // Nothing changed: SaveChanges sends nothing either.
-                        return new Plan("", [], ExpectsOneRow: false, ReturnsId: false);
+                        return new Plan("", [], ReturnsId: false);
                     }
 
                     sql.Append("UPDATE ").Append(table).Append(" SET ");
                     sql.AppendJoin(", ", set.Select((p, i) => $"{Quote(p.GetColumnName())} = ${i + 1}"));
                     columns.AddRange(set.Select(p => ColumnParameter.For(p, original: false)));
                     AppendWhere(sql, key, tokens, columns);
-                    return new Plan(sql.ToString(), [.. columns], ExpectsOneRow: true, ReturnsId: false);
+                    return new Plan(sql.ToString(), [.. columns], ReturnsId: false);
                 }
 
             case EntityState.Deleted:
                 sql.Append("DELETE FROM ").Append(table);
                 AppendWhere(sql, key, tokens, columns);
-                return new Plan(sql.ToString(), [.. columns], ExpectsOneRow: true, ReturnsId: false);
+                return new Plan(sql.ToString(), [.. columns], ReturnsId: false);
 
             default:
                 return null;
@@ -263,11 +300,29 @@ internal static class PostgresBatchWriter
         };
     }
 
-    private sealed record Plan(string Sql, ColumnParameter[] Parameters, bool ExpectsOneRow, bool ReturnsId);
+    /// <summary>An insert (any number of rows), or a single-row update or delete that must find its row.</summary>
+    private sealed record Plan(string Sql, ColumnParameter[] Parameters, bool ReturnsId);
 
-    private sealed record ColumnParameter(IProperty Property, IClrPropertyGetter Getter, ValueConverter? Converter, NpgsqlDbType Type, bool Original)
+    private sealed record ColumnParameter(IProperty Property, IClrPropertyGetter Getter, ValueConverter? Converter, NpgsqlDbType Type, Type ElementType, bool Original)
     {
-        public static ColumnParameter For(IProperty property, bool original) =>
-            new(property, property.GetGetter(), property.GetTypeMapping().Converter, TypeOf(property)!.Value, original);
+        public static ColumnParameter For(IProperty property, bool original)
+        {
+            var type = TypeOf(property)!.Value;
+            return new(property, property.GetGetter(), property.GetTypeMapping().Converter, type, ElementTypeOf(type), original);
+        }
+
+        /// <summary>The element type of an array of this column's values (nullable, so a null is one element).</summary>
+        private static Type ElementTypeOf(NpgsqlDbType type) => type switch
+        {
+            NpgsqlDbType.Text => typeof(string),
+            NpgsqlDbType.Uuid => typeof(Guid?),
+            NpgsqlDbType.Integer => typeof(int?),
+            NpgsqlDbType.Bigint => typeof(long?),
+            NpgsqlDbType.Smallint => typeof(short?),
+            NpgsqlDbType.Boolean => typeof(bool?),
+            NpgsqlDbType.TimestampTz => typeof(DateTimeOffset?),
+            NpgsqlDbType.Bytea => typeof(byte[]),
+            _ => throw new ArgumentOutOfRangeException(nameof(type), type, "no array element type"),
+        };
     }
 }
