@@ -29,8 +29,9 @@ public sealed class DatabaseOptions
     public int BatchExecutors { get; set; } = 2;
 
     /// <summary>
-    /// PostgreSQL only: a batch writes its rows with statements built once from the model and sent as one batch,
-    /// instead of through EF's SaveChanges (same rows, same checks, far fewer allocations). False uses SaveChanges.
+    /// PostgreSQL only: transitions write their rows with statements built once from the model and sent as one batch,
+    /// saga rows first, instead of through EF's SaveChanges (same rows, same checks, far fewer allocations). False
+    /// uses SaveChanges.
     /// </summary>
     public bool DirectWrites { get; set; } = true;
 }

@@ -7,11 +7,12 @@ using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 using Npgsql;
 using NpgsqlTypes;
+using Sagas.Coordinator.Engine;
 
 namespace Sagas.Coordinator.Persistence;
 
 /// <summary>
-/// Writes a group commit's unit of work on PostgreSQL without EF's update pipeline: one insert per table for all its
+/// Writes a transition's or a group commit's unit of work on PostgreSQL without EF's update pipeline: one insert per table for all its
 /// new rows (each parameter an array of one column's values, unnested) and one statement per changed or deleted row,
 /// their text built once per row shape from the EF model (table, columns, value converters, concurrency token), all
 /// sent as one <see cref="NpgsqlBatch"/>. Same rows, same checks as SaveChanges (an update or delete that finds no row,
@@ -67,39 +68,33 @@ internal static class PostgresBatchWriter
             return true;
         }
 
+        // Saga rows first, in id order, then everything else. Every transition locks its saga's row before it touches
+        // the saga's other rows (history, events, timer, inbox), so two instances racing on one saga queue on that row
+        // (the loser then fails its version check) instead of each holding a row the other waits for: a deadlock,
+        // which PostgreSQL only breaks after deadlock_timeout (a second by default).
         var connection = (NpgsqlConnection)db.Database.GetDbConnection();
         await using var batch = new NpgsqlBatch(connection) { Transaction = (NpgsqlTransaction?)db.Database.CurrentTransaction?.GetDbTransaction() };
         Dictionary<Guid, OutboxRecord>? outbox = null;
-        foreach (var (plan, entries) in inserts)
+        var checks = new List<(NpgsqlBatchCommand Command, EntityEntry Entry)>(changes.Count);
+        foreach (var (plan, entries) in inserts.Where(i => IsSaga(i.Entries[0])))
         {
-            var command = new NpgsqlBatchCommand(plan.Sql);
-            foreach (var parameter in plan.Parameters)
-            {
-                var values = Array.CreateInstance(parameter.ElementType, entries.Count);
-                for (var i = 0; i < entries.Count; i++)
-                {
-                    values.SetValue(ValueOf(entries[i], parameter), i);
-                }
-
-                command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | parameter.Type, Value = values });
-            }
-
-            batch.BatchCommands.Add(command);
-            if (plan.ReturnsId)
-            {
-                outbox = entries.Select(e => (OutboxRecord)e.Entity).ToDictionary(o => o.MessageId);
-            }
+            entries.Sort(static (a, b) => SagaId(a).CompareTo(SagaId(b)));
+            AddInsert(plan, entries);
         }
 
-        foreach (var (entry, plan) in changes)
+        foreach (var (entry, plan) in changes.Where(c => IsSaga(c.Entry)).OrderBy(c => SagaId(c.Entry)))
         {
-            var command = new NpgsqlBatchCommand(plan.Sql);
-            foreach (var parameter in plan.Parameters)
-            {
-                command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = parameter.Type, Value = ValueOf(entry, parameter) ?? DBNull.Value });
-            }
+            AddChange(entry, plan);
+        }
 
-            batch.BatchCommands.Add(command);
+        foreach (var (plan, entries) in inserts.Where(i => !IsSaga(i.Entries[0])))
+        {
+            AddInsert(plan, entries);
+        }
+
+        foreach (var (entry, plan) in changes.Where(c => !IsSaga(c.Entry)))
+        {
+            AddChange(entry, plan);
         }
 
         try
@@ -134,18 +129,54 @@ internal static class PostgresBatchWriter
             throw new DbUpdateException($"Writing a batch of {batch.BatchCommands.Count} statements failed: {ex.MessageText}", ex);
         }
 
-        for (var i = 0; i < changes.Count; i++)
+        foreach (var (command, entry) in checks)
         {
-            var affected = batch.BatchCommands[inserts.Count + i].RecordsAffected;
-            if (affected != 1)
+            if (command.RecordsAffected != 1)
             {
                 // As SaveChanges: the row changed (another instance's transition) or is gone since it was read.
-                throw new DbUpdateConcurrencyException($"{changes[i].Entry.Metadata.ClrType.Name} {changes[i].Entry.State}: expected 1 row, {affected} affected.");
+                throw new DbUpdateConcurrencyException($"{entry.Metadata.ClrType.Name} {entry.State}: expected 1 row, {command.RecordsAffected} affected.");
             }
         }
 
         return true;
+
+        void AddInsert(Plan plan, List<EntityEntry> entries)
+        {
+            var command = new NpgsqlBatchCommand(plan.Sql);
+            foreach (var parameter in plan.Parameters)
+            {
+                var values = Array.CreateInstance(parameter.ElementType, entries.Count);
+                for (var i = 0; i < entries.Count; i++)
+                {
+                    values.SetValue(ValueOf(entries[i], parameter), i);
+                }
+
+                command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | parameter.Type, Value = values });
+            }
+
+            batch.BatchCommands.Add(command);
+            if (plan.ReturnsId)
+            {
+                outbox = entries.Select(e => (OutboxRecord)e.Entity).ToDictionary(o => o.MessageId);
+            }
+        }
+
+        void AddChange(EntityEntry entry, Plan plan)
+        {
+            var command = new NpgsqlBatchCommand(plan.Sql);
+            foreach (var parameter in plan.Parameters)
+            {
+                command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = parameter.Type, Value = ValueOf(entry, parameter) ?? DBNull.Value });
+            }
+
+            batch.BatchCommands.Add(command);
+            checks.Add((command, entry));
+        }
     }
+
+    private static bool IsSaga(EntityEntry entry) => entry.Entity is SagaInstance;
+
+    private static Guid SagaId(EntityEntry entry) => ((SagaInstance)entry.Entity).Id;
 
     /// <summary>The column's value for the statement: the entity's (or, for a concurrency token, the original), converted.</summary>
     private static object? ValueOf(EntityEntry entry, ColumnParameter parameter)

@@ -110,10 +110,7 @@ public sealed partial class SagaProcessor
 
             if (batch.Exists(p => p.Staged is not null))
             {
-                if (!dbFactory.DirectWrites || !await PostgresBatchWriter.TryWriteAsync(db, CancellationToken.None))
-                {
-                    await db.SaveChangesAsync();
-                }
+                await SaveAsync(db, CancellationToken.None);
 
                 await tx.CommitAsync();
             }

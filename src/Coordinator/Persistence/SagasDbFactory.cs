@@ -68,7 +68,7 @@ public sealed class SagasDbFactory
     /// <summary>Batches in flight at once (<see cref="DatabaseOptions.BatchExecutors"/>).</summary>
     public int BatchExecutors { get; }
 
-    /// <summary>Batches write their rows with <see cref="PostgresBatchWriter"/> (<see cref="DatabaseOptions.DirectWrites"/>, PostgreSQL only).</summary>
+    /// <summary>Transitions write their rows with <see cref="PostgresBatchWriter"/> (<see cref="DatabaseOptions.DirectWrites"/>, PostgreSQL only).</summary>
     public bool DirectWrites { get; }
 
     /// <summary>

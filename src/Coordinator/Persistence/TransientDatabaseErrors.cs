@@ -1,5 +1,8 @@
 using System.Data.Common;
 using System.Net.Sockets;
+using Microsoft.Data.SqlClient;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
 
 namespace Sagas.Coordinator.Persistence;
 
@@ -21,4 +24,31 @@ public static class TransientDatabaseErrors
 
         return false;
     }
+
+    /// <summary>
+    /// A transaction that lost to a concurrent one and is worth running again on fresh state: a version check or key
+    /// another transaction got to first (EF's <see cref="DbUpdateException"/>), or the database breaking a deadlock
+    /// or a serialization conflict by aborting this side. EF's non-retrying execution strategy reports the latter
+    /// inside an InvalidOperationException, so the whole chain is looked at.
+    /// </summary>
+    public static bool IsConflict(Exception? exception)
+    {
+        if (exception is DbUpdateException)
+        {
+            return true;
+        }
+
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is PostgresException { SqlState: PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure }
+                or SqlException { Number: SqlServerDeadlockVictim })
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private const int SqlServerDeadlockVictim = 1205;
 }

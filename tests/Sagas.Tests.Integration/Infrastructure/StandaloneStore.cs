@@ -34,7 +34,8 @@ public sealed class StandaloneStore : IDisposable
     /// <summary>The PostgreSQL connection string, for tests that read the server's own statistics.</summary>
     public string Connection => _connection;
 
-    public static async Task<StandaloneStore> CreateAsync(DatabaseProvider provider, ConcurrencyMode mode = ConcurrencyMode.Optimistic, PayloadCipher? cipher = null)
+    public static async Task<StandaloneStore> CreateAsync(
+        DatabaseProvider provider, ConcurrencyMode mode = ConcurrencyMode.Optimistic, PayloadCipher? cipher = null, Action<DatabaseOptions>? configure = null)
     {
         string connection;
         if (provider == DatabaseProvider.Postgres)
@@ -47,7 +48,9 @@ public sealed class StandaloneStore : IDisposable
             connection = $"Data Source={Path.Combine(Path.GetTempPath(), $"sagas-store-{Guid.NewGuid():N}.db")}";
         }
 
-        var factory = new SagasDbFactory(new DatabaseOptions { Provider = provider, Concurrency = mode }, connection, cipher);
+        var options = new DatabaseOptions { Provider = provider, Concurrency = mode };
+        configure?.Invoke(options);
+        var factory = new SagasDbFactory(options, connection, cipher);
         var store = new StandaloneStore(provider, connection, factory);
         await using (var db = factory.Create())
         {

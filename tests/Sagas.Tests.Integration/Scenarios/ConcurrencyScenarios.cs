@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
+using Npgsql;
 using Sagas.Contracts;
 using Sagas.Coordinator.Definitions;
 using Sagas.Coordinator.Engine;
@@ -204,6 +205,142 @@ public sealed class ConcurrencyScenarios : IDisposable
             Assert.Equal(2, outbox.Records.Count(r => r.SagaId == id && r.MessageType == nameof(ExecuteStep)));
             Assert.Equal(2, await db.Events.CountAsync(e => e.SagaId == id));
         }
+    }
+
+    /// <summary>
+    /// PostgreSQL breaks a deadlock by aborting one side; when that side is a transition it must be run again, not
+    /// surface as an error (EF reports it inside an InvalidOperationException). Another transaction here takes the two
+    /// rows a reply writes (the saga's row and its next event row) in the opposite order to the coordinator's writes:
+    /// the saga's row first with the batch writer, last with SaveChanges. The coordinator waits first, so PostgreSQL
+    /// picks it as the victim.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Handle_DeadlockWithAnotherTransaction_RunAgainAndAppliedOnce(bool directWrites)
+    {
+        var store = await StandaloneStore.CreateAsync(DatabaseProvider.Postgres, configure: o =>
+        {
+            o.MaxBatch = 1;
+            o.DirectWrites = directWrites;
+        });
+        _stores.Add(store);
+        var outbox = new RecordingOutbox();
+        var processor = store.NewProcessor(outbox);
+        var id = Guid.NewGuid();
+        await processor.StartAsync(new StartCommand(id, TestDefinitions.Fast, null, """{"orderId":"o"}"""), null, default);
+        long version;
+        await using (var db = store.Factory.Create())
+        {
+            version = (await db.Sagas.AsNoTracking().SingleAsync(s => s.Id == id)).ConcurrencyVersion;
+        }
+
+        await using var other = new NpgsqlConnection(store.Connection);
+        await other.OpenAsync();
+        await using var tx = await other.BeginTransactionAsync();
+        await ExecuteAsync(other, "SET LOCAL deadlock_timeout = '30s'");
+        const string lockSaga = """UPDATE sagas SET "Id" = "Id" WHERE "Id" = @id""";
+        const string takeNextEvent = """INSERT INTO saga_events ("SagaId", "Version", "AtTicks", "Kind", "Json") VALUES (@id, @version, 0, 'test', '{}')""";
+        var (first, second) = directWrites ? (takeNextEvent, lockSaga) : (lockSaga, takeNextEvent);
+        await ExecuteAsync(other, first, id, version + 1);
+
+        var reply = SagaEvent.From(new StepSucceeded(id, "reserve-stock", 1, JsonSerializer.SerializeToElement(new { reserved = 1 })));
+        var handling = Task.Run(() => processor.HandleAsync(id, Guid.NewGuid(), reply, default));
+        await WaitForLockWaitAsync(store.Connection, handling);
+
+        // Waits for the coordinator's transaction, which waits for this one: only the coordinator's abort lets it go on.
+        await ExecuteAsync(other, second, id, version + 1);
+        await tx.RollbackAsync();
+
+        Assert.Equal(HandleOutcome.Applied, await handling);
+        await using (var db = store.Factory.Create())
+        {
+            var saga = await db.Sagas.AsNoTracking().SingleAsync(s => s.Id == id);
+            Assert.Equal(version + 1, saga.ConcurrencyVersion);
+            Assert.Equal(StepStatus.Succeeded, saga.Steps.Single(s => s.Name == "reserve-stock").Status);
+            var history = await db.History.AsNoTracking().Where(h => h.SagaId == id).OrderBy(h => h.Sequence).ToListAsync();
+            Assert.Single(history, h => h.Type == HistoryTypes.StepSucceeded);
+            Assert.Equal(Enumerable.Range(1, history.Count), history.Select(h => h.Sequence));
+            Assert.Equal([SagaEventCodec.StartKind, SagaEventCodec.Encode(reply).Kind], await db.Events.AsNoTracking().Where(e => e.SagaId == id).OrderBy(e => e.Version).Select(e => e.Kind).ToListAsync());
+        }
+
+        Assert.Equal(2, outbox.Records.Count(r => r.SagaId == id && r.MessageType == nameof(ExecuteStep)));
+    }
+
+    /// <summary>
+    /// The batch writer locks the saga's row before it writes any of the saga's other rows: a transition that finds
+    /// the row taken waits holding no other table's row locks, so it cannot close a deadlock with another writer.
+    /// </summary>
+    [Fact]
+    public async Task Handle_SagaRowLockedElsewhere_TransitionWaitsBeforeWritingAnyOtherTable()
+    {
+        var (processors, factory, outbox) = await CreateInstancesAsync(ConcurrencyMode.Optimistic);
+        var store = _stores[^1];
+        var id = Guid.NewGuid();
+        await processors[0].StartAsync(new StartCommand(id, TestDefinitions.Fast, null, """{"orderId":"o"}"""), null, default);
+
+        await using var other = new NpgsqlConnection(store.Connection);
+        await other.OpenAsync();
+        await using var tx = await other.BeginTransactionAsync();
+        await ExecuteAsync(other, """SELECT 1 FROM sagas WHERE "Id" = @id FOR UPDATE""", id);
+        var reply = SagaEvent.From(new StepSucceeded(id, "reserve-stock", 1, JsonSerializer.SerializeToElement(new { reserved = 1 })));
+        var handling = Task.Run(() => processors[1].HandleAsync(id, Guid.NewGuid(), reply, default));
+        await WaitForLockWaitAsync(store.Connection, handling);
+
+        // Tables the waiting transition holds write locks on (taken by its INSERT, UPDATE or DELETE statements so far).
+        await using var watcher = new NpgsqlConnection(store.Connection);
+        await watcher.OpenAsync();
+        await using var query = new NpgsqlCommand(
+            """
+            SELECT DISTINCT c.relname FROM pg_locks l
+            JOIN pg_stat_activity a ON a.pid = l.pid
+            JOIN pg_class c ON c.oid = l.relation
+            WHERE a.datname = current_database() AND a.wait_event_type = 'Lock'
+              AND l.granted AND l.mode = 'RowExclusiveLock' AND c.relkind = 'r'
+            """, watcher);
+        var written = new List<string>();
+        await using (var reader = await query.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                written.Add(reader.GetString(0));
+            }
+        }
+
+        await tx.CommitAsync();
+        Assert.Equal(HandleOutcome.Applied, await handling);
+        Assert.Equal(["sagas"], written);
+        await using var db = factory.Create();
+        Assert.Single(await db.History.AsNoTracking().Where(h => h.SagaId == id && h.Type == HistoryTypes.StepSucceeded).ToListAsync());
+        Assert.Equal(2, outbox.Records.Count(r => r.SagaId == id && r.MessageType == nameof(ExecuteStep)));
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, Guid? id = null, long version = 0)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        command.Parameters.AddWithValue("id", id ?? Guid.Empty);
+        command.Parameters.AddWithValue("version", version);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>Returns once a session of the store's database waits for a lock (the coordinator's transition).</summary>
+    private static async Task WaitForLockWaitAsync(string connectionString, Task handling)
+    {
+        await using var watcher = new NpgsqlConnection(connectionString);
+        await watcher.OpenAsync();
+        for (var i = 0; i < 200; i++)
+        {
+            Assert.False(handling.IsCompleted, "the transition finished without waiting for the other transaction");
+            await using var command = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'", watcher);
+            if ((long)(await command.ExecuteScalarAsync())! > 0)
+            {
+                return;
+            }
+
+            await Task.Delay(50);
+        }
+
+        Assert.Fail("the transition never waited for the other transaction's row");
     }
 
     private async Task<(SagaProcessor[] Processors, SagasDbFactory Factory, RecordingOutbox Outbox)> CreateInstancesAsync(ConcurrencyMode mode)

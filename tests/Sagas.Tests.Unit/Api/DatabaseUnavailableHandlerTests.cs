@@ -59,4 +59,26 @@ public sealed class TransientDatabaseErrorsTests
     public void IsTransient_ModelOrMigrationError_False() =>
         Assert.False(Sagas.Coordinator.Persistence.TransientDatabaseErrors.IsTransient(
             new InvalidOperationException("The model for context 'PostgresSagasDbContext' has pending changes.")));
+
+    /// <summary>Regression (CI): a deadlock PostgreSQL broke by aborting a transition failed it instead of running it again.</summary>
+    [Fact]
+    public void IsConflict_DeadlockWrappedByEfExecutionStrategy_True() =>
+        Assert.True(Sagas.Coordinator.Persistence.TransientDatabaseErrors.IsConflict(
+            new InvalidOperationException("An exception has been raised that is likely due to a transient failure.",
+                new Microsoft.EntityFrameworkCore.DbUpdateException("saving failed", new Npgsql.PostgresException("deadlock detected", "ERROR", "ERROR", "40P01")))));
+
+    [Fact]
+    public void IsConflict_SerializationFailure_True() =>
+        Assert.True(Sagas.Coordinator.Persistence.TransientDatabaseErrors.IsConflict(
+            new Npgsql.PostgresException("could not serialize access", "ERROR", "ERROR", "40001")));
+
+    [Fact]
+    public void IsConflict_ServerShuttingDownOrModelError_False()
+    {
+        Assert.False(Sagas.Coordinator.Persistence.TransientDatabaseErrors.IsConflict(
+            new InvalidOperationException("An exception has been raised that is likely due to a transient failure.",
+                new Npgsql.PostgresException("terminating connection due to administrator command", "FATAL", "FATAL", "57P01"))));
+        Assert.False(Sagas.Coordinator.Persistence.TransientDatabaseErrors.IsConflict(
+            new InvalidOperationException("The model for context 'PostgresSagasDbContext' has pending changes.")));
+    }
 }
