@@ -8,12 +8,16 @@
 #   scripts/services.sh status    print state; exit 0 only if both are up
 #   scripts/services.sh env       print the export lines the tests read
 #
-# Overridable: SAGAS_PG_DIR (default /var/lib/sagas/pg), SAGAS_PG_PORT (default 55432).
+# Overridable: SAGAS_PG_DIR (default /var/lib/sagas/pg), SAGAS_PG_PORT (default 55432),
+# SAGAS_PG_SHARED_BUFFERS (default 1GB).
 set -euo pipefail
 
 PG_BIN="${SAGAS_PG_BIN:-/usr/lib/postgresql/15/bin}"
 PG_DIR="${SAGAS_PG_DIR:-/var/lib/sagas/pg}"
 PG_PORT="${SAGAS_PG_PORT:-55432}"
+# The default 128MB is smaller than a benchmark's working set: backends then write out dirty pages themselves
+# (pg_stat_bgwriter.buffers_backend), which doubled latencies late in a run (docs/benchmarks.md, ninth session).
+PG_SHARED_BUFFERS="${SAGAS_PG_SHARED_BUFFERS:-1GB}"
 PG_LOG="$(dirname "$PG_DIR")/pg.log"
 RABBIT_PORT=5672
 RABBIT_PID_FILE="/var/lib/rabbitmq/mnesia/rabbit@$(hostname -s).pid"
@@ -100,9 +104,9 @@ start_pg() {
         log "postgresql already running"
         return
     fi
-    log "starting postgresql on 127.0.0.1:$PG_PORT"
+    log "starting postgresql on 127.0.0.1:$PG_PORT (shared_buffers $PG_SHARED_BUFFERS)"
     as_postgres "'$PG_BIN/pg_ctl' -D '$PG_DIR' -l '$PG_LOG' -w -t 60 \
-        -o '-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=300 -c synchronous_commit=on' start" >/dev/null
+        -o '-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=300 -c synchronous_commit=on -c shared_buffers=$PG_SHARED_BUFFERS' start" >/dev/null
     log "postgresql up"
 }
 
