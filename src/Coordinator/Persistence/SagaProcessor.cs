@@ -135,7 +135,7 @@ public sealed partial class SagaProcessor(
         var request = new StartRequest(command.SagaId, command.Data, command.BusinessKey, command.Tenant, command.Deadline);
         var decision = SagaEngine.Start(definition, request, now);
         db.Sagas.Add(decision.Instance);
-        StageTimer(db, command.SagaId, null, decision.Instance.NextWakeAt);
+        StageTimer(db, command.SagaId, null, decision.Instance.NextWakeAt, now);
         var rows = await StageAsync(db, decision, messageId, ct);
         RecordEvent(db, decision.Instance, now, SagaEventCodec.Encode(request));
         return new Staged(decision, rows, Started: true);
@@ -185,6 +185,16 @@ public sealed partial class SagaProcessor(
 
         if (!decision.Changed && messageId is null)
         {
+            // A tick that found nothing due came from a timer row left early (see StageTimer): move the row to the saga's
+            // wake-up. The saga's row is written too, unchanged but under its version check, so a transition committed
+            // meanwhile on another instance (with its own timer write) makes this one start again rather than undo it.
+            if (evt is SagaEvent.Tick && await TimerRowAsync(db, saga.Id, ct) is var row && row != saga.NextWakeAt)
+            {
+                db.Entry(saga).Property(s => s.ConcurrencyVersion).IsModified = true;
+                SetTimer(db, saga.Id, row, saga.NextWakeAt);
+                return (new HandleResult(HandleOutcome.NoChange, Note: decision.Note), new Staged(decision, [], Started: false));
+            }
+
             return (new HandleResult(HandleOutcome.NoChange, Note: decision.Note), null);
         }
 
@@ -192,7 +202,7 @@ public sealed partial class SagaProcessor(
         saga.Steps = decision.Instance.Steps;
         saga.Deferred = decision.Instance.Deferred;
         saga.Signals = decision.Instance.Signals;
-        StageTimer(db, saga.Id, wokeAt, decision.Instance.NextWakeAt);
+        StageTimer(db, saga.Id, wokeAt, decision.Instance.NextWakeAt, now);
         var rows = await StageAsync(db, decision, messageId, ct);
         if (decision.Changed)
         {
@@ -232,29 +242,46 @@ public sealed partial class SagaProcessor(
     }
 
     /// <summary>
-    /// Keeps the saga's timer row in line with its NextWakeAt (a row exists exactly while it is set), without reading
-    /// it: the row's state follows from the saga's previous NextWakeAt, which was committed with it.
+    /// Keeps the saga's timer row at or before its NextWakeAt (a row exists exactly while it is set), without reading
+    /// it: the row's state follows from the saga's previous NextWakeAt, which was committed with it. A wake-up that moves
+    /// later leaves the row where it is unless it is due: most transitions push the wake-up out (the next step's
+    /// timeout), and rewriting the row each time costs a non-HOT update of a two-index row, where a row left early
+    /// costs, only if the saga is still waiting then, one tick that finds nothing due and moves it.
     /// </summary>
-    private static void StageTimer(SagasDbContext db, Guid sagaId, DateTimeOffset? was, DateTimeOffset? next)
+    private static void StageTimer(SagasDbContext db, Guid sagaId, DateTimeOffset? was, DateTimeOffset? next, DateTimeOffset now)
     {
-        if (was == next)
+        if (was == next || (was is { } before && next is { } after && after > before && before > now))
         {
             return;
         }
 
-        if (was is null)
+        SetTimer(db, sagaId, was, next);
+    }
+
+    /// <summary>Moves the saga's timer row from <paramref name="row"/> (null: there is none) to <paramref name="next"/> (null: none).</summary>
+    private static void SetTimer(SagasDbContext db, Guid sagaId, DateTimeOffset? row, DateTimeOffset? next)
+    {
+        if (row == next)
+        {
+            return;
+        }
+
+        if (row is null)
         {
             db.Timers.Add(new SagaTimerRecord { SagaId = sagaId, WakeAt = next!.Value });
         }
         else if (next is null)
         {
-            db.Timers.Remove(new SagaTimerRecord { SagaId = sagaId, WakeAt = was.Value });
+            db.Timers.Remove(new SagaTimerRecord { SagaId = sagaId, WakeAt = row.Value });
         }
         else
         {
             db.Timers.Update(new SagaTimerRecord { SagaId = sagaId, WakeAt = next.Value });
         }
     }
+
+    private static Task<DateTimeOffset?> TimerRowAsync(SagasDbContext db, Guid sagaId, CancellationToken ct) =>
+        db.Timers.AsNoTracking().Where(t => t.SagaId == sagaId).Select(t => (DateTimeOffset?)t.WakeAt).FirstOrDefaultAsync(ct);
 
     /// <summary>Keeps the input that produced this version of the saga, so the saga can be replayed.</summary>
     private static void RecordEvent(SagasDbContext db, SagaInstance saga, DateTimeOffset at, (string Kind, string Json) evt) =>

@@ -40,9 +40,10 @@ public sealed class SagaReplayer(SagasDbFactory dbFactory, DefinitionRegistry de
 
         var differences = Compare(stored, decision.Instance, history, replayedHistory);
 
-        // The poller finds due sagas through saga_timers only: a saga without its row would never wake.
+        // The poller finds due sagas through saga_timers only: a saga without its row, or with a row later than its
+        // wake-up, would not wake on time. A row earlier than the wake-up is allowed: its tick moves it.
         var timer = await db.Timers.AsNoTracking().Where(t => t.SagaId == sagaId).Select(t => (DateTimeOffset?)t.WakeAt).FirstOrDefaultAsync(ct);
-        if (timer != stored.NextWakeAt)
+        if ((timer is null) != (stored.NextWakeAt is null) || timer > stored.NextWakeAt)
         {
             differences.Add($"timer row: saga wakes at {Show(stored.NextWakeAt)}, its timer row at {Show(timer)}");
         }

@@ -12,8 +12,8 @@ using Xunit;
 namespace Sagas.Tests.Integration.Scenarios;
 
 /// <summary>
-/// The timer poller finds due sagas through saga_timers, one row per saga whose NextWakeAt is set. These tests hold
-/// the row to the saga through a saga's life and across the migration that introduced it, on PostgreSQL and SQLite,
+/// The timer poller finds due sagas through saga_timers, one row per saga whose NextWakeAt is set, at or before it. These
+/// tests hold the row to the saga through a saga's life and across the migration that introduced it, on PostgreSQL and SQLite,
 /// and check on PostgreSQL that a transition which only moves the wake-up is a HOT update of the saga row.
 /// </summary>
 public sealed class TimerTableScenarios : IDisposable
@@ -32,31 +32,94 @@ public sealed class TimerTableScenarios : IDisposable
         }
     }
 
+    /// <summary>
+    /// Each reply starts the next step's timeout, later than the row: the row is left where it is (a lower bound, not
+    /// rewritten on every transition) and goes with the saga's end.
+    /// </summary>
     [Theory]
     [InlineData(DatabaseProvider.Postgres)]
     [InlineData(DatabaseProvider.Sqlite)]
-    public async Task Transitions_TimerRowFollowsWakeUpAndGoesAtTheEnd(DatabaseProvider provider)
+    public async Task Transitions_WakeUpMovesLater_TimerRowStaysAtFirstWakeUpAndGoesAtTheEnd(DatabaseProvider provider)
     {
         var (processor, factory, replayer) = await CreateAsync(provider);
         var id = Guid.NewGuid();
 
         await processor.StartAsync(new StartCommand(id, TestDefinitions.Fast, null, """{"orderId":"o"}"""), null, default);
-        var previous = await AssertTimerMatchesAsync(factory, id);
+        var first = await AssertTimerMatchesAsync(factory, id);
         foreach (var step in Steps[..^1])
         {
             await Task.Delay(5);
             await ReplyAsync(processor, id, step);
 
-            // The command for the next step starts a new step timeout: the row moved with the saga.
-            var wake = await AssertTimerMatchesAsync(factory, id);
-            Assert.True(wake > previous, $"after {step}: wake-up {wake:O} is not after {previous:O}");
-            previous = wake;
+            await using var db = factory.Create();
+            var wake = (await db.Sagas.AsNoTracking().SingleAsync(s => s.Id == id)).NextWakeAt;
+            Assert.True(wake > first, $"after {step}: wake-up {wake:O} is not after {first:O}");
+            Assert.Equal(first, (await db.Timers.AsNoTracking().SingleAsync(t => t.SagaId == id)).WakeAt);
+            Assert.Empty(await replayer.VerifyAsync(id, default));
         }
 
         await ReplyAsync(processor, id, Steps[^1]);
-        await using var db = factory.Create();
-        Assert.Equal(SagaState.Completed, (await db.Sagas.AsNoTracking().SingleAsync(s => s.Id == id)).State);
-        Assert.False(await db.Timers.AnyAsync(t => t.SagaId == id), "a finished saga still has a timer row");
+        await using (var db = factory.Create())
+        {
+            Assert.Equal(SagaState.Completed, (await db.Sagas.AsNoTracking().SingleAsync(s => s.Id == id)).State);
+            Assert.False(await db.Timers.AnyAsync(t => t.SagaId == id), "a finished saga still has a timer row");
+        }
+
+        Assert.Empty(await replayer.VerifyAsync(id, default));
+    }
+
+    /// <summary>A row left early fires a tick that finds nothing due: the tick moves the row to the wake-up and changes nothing else.</summary>
+    [Theory]
+    [InlineData(DatabaseProvider.Postgres)]
+    [InlineData(DatabaseProvider.Sqlite)]
+    public async Task Tick_TimerRowEarlierThanWakeUp_RowMovedToWakeUpAndSagaUnchanged(DatabaseProvider provider)
+    {
+        var (processor, factory, replayer) = await CreateAsync(provider);
+        var id = Guid.NewGuid();
+        await processor.StartAsync(new StartCommand(id, TestDefinitions.Fast, null, """{"orderId":"o"}"""), null, default);
+        await ReplyAsync(processor, id, Steps[0]);
+        SagaInstance before;
+        await using (var db = factory.Create())
+        {
+            before = await db.Sagas.AsNoTracking().SingleAsync(s => s.Id == id);
+            await db.Timers.Where(t => t.SagaId == id).ExecuteUpdateAsync(u => u.SetProperty(t => t.WakeAt, DateTimeOffset.UtcNow.AddSeconds(-1)));
+        }
+
+        Assert.Equal(HandleOutcome.NoChange, await processor.HandleAsync(id, null, new SagaEvent.Tick(), default));
+
+        await using (var db = factory.Create())
+        {
+            var after = await db.Sagas.AsNoTracking().SingleAsync(s => s.Id == id);
+            Assert.Equal((before.ConcurrencyVersion, before.HistorySequence, before.NextWakeAt), (after.ConcurrencyVersion, after.HistorySequence, after.NextWakeAt));
+            Assert.Equal(before.NextWakeAt, (await db.Timers.AsNoTracking().SingleAsync(t => t.SagaId == id)).WakeAt);
+        }
+
+        // Once in place, another tick finds nothing to move.
+        Assert.Equal(HandleOutcome.NoChange, await processor.HandleAsync(id, null, new SagaEvent.Tick(), default));
+        Assert.Empty(await replayer.VerifyAsync(id, default));
+    }
+
+    /// <summary>A tick that fires a due timeout moves the row to the new wake-up (later): a row left due would tick again at once.</summary>
+    [Theory]
+    [InlineData(DatabaseProvider.Postgres)]
+    [InlineData(DatabaseProvider.Sqlite)]
+    public async Task Tick_StepTimedOut_RowMovesToTheRetrysWakeUp(DatabaseProvider provider)
+    {
+        var (processor, factory, replayer) = await CreateAsync(provider);
+        var id = Guid.NewGuid();
+        await processor.StartAsync(new StartCommand(id, TestDefinitions.Fast, null, """{"orderId":"o"}"""), null, default);
+        var first = await AssertTimerMatchesAsync(factory, id);
+
+        await Task.Delay(first - DateTimeOffset.UtcNow + TimeSpan.FromMilliseconds(100));
+        Assert.Equal(HandleOutcome.Applied, await processor.HandleAsync(id, null, new SagaEvent.Tick(), default));
+
+        var next = await AssertTimerMatchesAsync(factory, id);
+        Assert.True(next > first, $"the row is still at {first:O}");
+        await using (var db = factory.Create())
+        {
+            Assert.Contains(await db.History.AsNoTracking().Where(h => h.SagaId == id).Select(h => h.Type).ToListAsync(), t => t == HistoryTypes.StepTimedOut);
+        }
+
         Assert.Empty(await replayer.VerifyAsync(id, default));
     }
 
