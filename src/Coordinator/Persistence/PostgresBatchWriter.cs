@@ -12,14 +12,14 @@ using Sagas.Coordinator.Engine;
 namespace Sagas.Coordinator.Persistence;
 
 /// <summary>
-/// Writes a transition's or a group commit's unit of work on PostgreSQL without EF's update pipeline: one insert per table for all its
-/// new rows (each parameter an array of one column's values, unnested) and one statement per changed or deleted row,
-/// their text built once per row shape from the EF model (table, columns, value converters, concurrency token), all
-/// sent as one <see cref="NpgsqlBatch"/>. Same rows, same checks as SaveChanges (an update or delete that finds no row,
-/// or a changed version, fails the save), with about half the coordinator's allocations gone: the profile in
-/// docs/benchmarks.md (eighth session) found EF's command building and parameter objects to be the largest share.
-/// A unit holding a row this writer does not know how to write (a shadow or generated column other than the outbox
-/// id, a column type outside the list below) is left to SaveChanges.
+/// Writes a transition's or a group commit's unit of work on PostgreSQL without EF's update pipeline: one insert per
+/// table for all its new rows (each parameter an array of one column's values, unnested) and one statement per changed
+/// or deleted row, their text built once per row shape from the EF model (table, columns, value converters, concurrency
+/// token), all sent as one <see cref="NpgsqlBatch"/>. Same rows, same checks as SaveChanges (an update or delete that
+/// finds no row, or a changed version, fails the save), with about half the coordinator's allocations gone: the profile
+/// in docs/benchmarks.md (eighth session) found EF's command building and parameter objects to be the largest share. A
+/// unit holding a row this writer does not know how to write (a shadow or generated column other than the outbox id, a
+/// column type outside the list below) is left to SaveChanges.
 /// </summary>
 internal static class PostgresBatchWriter
 {
