@@ -28,18 +28,10 @@ public sealed record StepState
 
     public string? LastError { get; set; }
 
-    public StepState Copy() => this with { };
-
     /// <summary>A copy of every step (a snapshot EF compares the saga's steps with when it saves).</summary>
     public static List<StepState> CopyAll(List<StepState> steps)
     {
         ArgumentNullException.ThrowIfNull(steps);
-        var copy = new List<StepState>(steps.Count);
-        foreach (var step in steps)
-        {
-            copy.Add(step.Copy());
-        }
-
-        return copy;
+        return steps.ConvertAll(static s => s with { });
     }
 }

@@ -313,22 +313,24 @@ internal static class PostgresBatchWriter
     private static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 
     /// <summary>The parameter type for the column's provider value (after its converter), or null when not one of these.</summary>
-    private static NpgsqlDbType? TypeOf(IProperty property)
+    private static NpgsqlDbType? TypeOf(IProperty property) => ProviderType(property) switch
+    {
+        var t when t == typeof(string) => NpgsqlDbType.Text,
+        var t when t == typeof(Guid) => NpgsqlDbType.Uuid,
+        var t when t == typeof(int) => NpgsqlDbType.Integer,
+        var t when t == typeof(long) => NpgsqlDbType.Bigint,
+        var t when t == typeof(short) => NpgsqlDbType.Smallint,
+        var t when t == typeof(bool) => NpgsqlDbType.Boolean,
+        var t when t == typeof(DateTimeOffset) => NpgsqlDbType.TimestampTz,
+        var t when t == typeof(byte[]) => NpgsqlDbType.Bytea,
+        _ => null,
+    };
+
+    /// <summary>The CLR type of the column's provider value (after its converter), without Nullable.</summary>
+    private static Type ProviderType(IProperty property)
     {
         var clr = property.GetTypeMapping().Converter?.ProviderClrType ?? property.ClrType;
-        clr = Nullable.GetUnderlyingType(clr) ?? clr;
-        return clr switch
-        {
-            _ when clr == typeof(string) => NpgsqlDbType.Text,
-            _ when clr == typeof(Guid) => NpgsqlDbType.Uuid,
-            _ when clr == typeof(int) => NpgsqlDbType.Integer,
-            _ when clr == typeof(long) => NpgsqlDbType.Bigint,
-            _ when clr == typeof(short) => NpgsqlDbType.Smallint,
-            _ when clr == typeof(bool) => NpgsqlDbType.Boolean,
-            _ when clr == typeof(DateTimeOffset) => NpgsqlDbType.TimestampTz,
-            _ when clr == typeof(byte[]) => NpgsqlDbType.Bytea,
-            _ => null,
-        };
+        return Nullable.GetUnderlyingType(clr) ?? clr;
     }
 
     /// <summary>An insert (any number of rows), or a single-row update or delete that must find its row.</summary>
@@ -338,22 +340,10 @@ internal static class PostgresBatchWriter
     {
         public static ColumnParameter For(IProperty property, bool original)
         {
-            var type = TypeOf(property)!.Value;
-            return new(property, property.GetGetter(), property.GetTypeMapping().Converter, type, ElementTypeOf(type), original);
+            // Arrays of a column's values hold nullable elements, so a null is one element.
+            var clr = ProviderType(property);
+            var element = clr.IsValueType ? typeof(Nullable<>).MakeGenericType(clr) : clr;
+            return new(property, property.GetGetter(), property.GetTypeMapping().Converter, TypeOf(property)!.Value, element, original);
         }
-
-        /// <summary>The element type of an array of this column's values (nullable, so a null is one element).</summary>
-        private static Type ElementTypeOf(NpgsqlDbType type) => type switch
-        {
-            NpgsqlDbType.Text => typeof(string),
-            NpgsqlDbType.Uuid => typeof(Guid?),
-            NpgsqlDbType.Integer => typeof(int?),
-            NpgsqlDbType.Bigint => typeof(long?),
-            NpgsqlDbType.Smallint => typeof(short?),
-            NpgsqlDbType.Boolean => typeof(bool?),
-            NpgsqlDbType.TimestampTz => typeof(DateTimeOffset?),
-            NpgsqlDbType.Bytea => typeof(byte[]),
-            _ => throw new ArgumentOutOfRangeException(nameof(type), type, "no array element type"),
-        };
     }
 }
