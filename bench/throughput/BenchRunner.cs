@@ -108,7 +108,7 @@ public static class BenchRunner
         var rate = openRate ?? closed.Max(p => p.Result.SagasPerSecond) / 2;
         var (open, openCosts) = await measure.RunAsync(system.CoordinatorDatabases, system.AllDatabases, () => system.ProcessIds, system.CoordinatorPid,
             false, () => driver.OpenLoopAsync(rate, options.PhaseWarmup, options.OpenDuration));
-        Log($"{system.Name}: open {rate:0}/s: p50 {open.Percentile(50):0.0} ms, p99 {open.Percentile(99):0.0} ms, lost {open.Lost}");
+        Log($"{system.Name}: open {rate:0}/s: p50 {open.Percentile(50):0.0} ms, p99 {open.Percentile(99):0.0} ms, lost {open.Lost}, machine {openCosts.MachineBusyPercent:0}% busy");
         return new SystemReport(system.Name, closed, new Phase(open, openCosts), ProcessStats.PeakResidentMiB(system.CoordinatorPid));
     }
 

@@ -4,7 +4,8 @@ using Sagas.Bench.Throughput.Load;
 namespace Sagas.Bench.Throughput;
 
 /// <summary>Costs of one load phase, divided by the sagas that ended in it.</summary>
-public sealed record PhaseCosts(double CoordinatorCommits, double AllCommits, double MessagesReceived, double MessagesRouted, double SystemCpuMs, double CoordinatorCpuMs, double InfraCpuMs);
+/// <remarks><see cref="MachineBusyPercent"/> is how busy all cores were over the phase (its warm-up included), not per saga.</remarks>
+public sealed record PhaseCosts(double CoordinatorCommits, double AllCommits, double MessagesReceived, double MessagesRouted, double SystemCpuMs, double CoordinatorCpuMs, double InfraCpuMs, double MachineBusyPercent);
 
 /// <summary>Snapshots before and after a phase: commit counters, broker counters, CPU of the system and of RabbitMQ + PostgreSQL.</summary>
 public sealed class Measure(Postgres postgres)
@@ -35,9 +36,11 @@ public sealed class Measure(Postgres postgres)
         var infra0 = InfraCpu();
         var system0 = CpuOf(systemPids());
         var coordinatorCpu0 = ProcessStats.CpuSeconds(coordinatorPid);
+        var machine0 = ProcessStats.MachineTicks();
 
         var result = await phase();
 
+        var machine1 = ProcessStats.MachineTicks();
         var system1 = CpuOf(systemPids());
         var coordinatorCpu1 = ProcessStats.CpuSeconds(coordinatorPid);
         var infra1 = InfraCpu();
@@ -59,7 +62,8 @@ public sealed class Measure(Postgres postgres)
             (double)broker.Routed / sagas,
             Delta(system0, system1) * 1000 / sagas,
             coordinatorPid > 0 ? (coordinatorCpu1 - coordinatorCpu0) * 1000 / sagas : 0,
-            Delta(infra0, infra1) * 1000 / sagas);
+            Delta(infra0, infra1) * 1000 / sagas,
+            100.0 * (machine1.Busy - machine0.Busy) / Math.Max(1, machine1.Total - machine0.Total));
         return (result, costs);
     }
 

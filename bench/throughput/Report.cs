@@ -27,8 +27,8 @@ public static class Report
             $"Limits replay {commitsPerSaga} commits / {messagesPerSaga} messages per saga.");
         output.WriteLine();
         output.WriteLine("| system | " + string.Join(" | ", concurrencies.Select(c => $"sagas/s @{c}")) +
-            " | open p50 ms | open p95 ms | open p99 ms | coord. commits/saga | all commits/saga | msgs/saga published (routed) | CPU ms/saga system (orchestrator) | CPU ms/saga broker+db | peak RSS MiB |");
-        output.WriteLine("|---|" + string.Concat(concurrencies.Select(_ => "---:|")) + "---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            " | open p50 ms | open p95 ms | open p99 ms | open: machine busy % | coord. commits/saga | all commits/saga | msgs/saga published (routed) | CPU ms/saga system (orchestrator) | CPU ms/saga broker+db | peak RSS MiB |");
+        output.WriteLine("|---|" + string.Concat(concurrencies.Select(_ => "---:|")) + "---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var report in reports)
         {
             var label = Labels.GetValueOrDefault(report.Name, report.Name);
@@ -44,6 +44,7 @@ public static class Report
             cells.Add(Fixed(open?.Percentile(50), 1));
             cells.Add(Fixed(open?.Percentile(95), 1));
             cells.Add(Fixed(open?.Percentile(99), 1));
+            cells.Add(Fixed(report.Open?.Costs.MachineBusyPercent, 0));
             cells.Add(Fixed(costs.CoordinatorCommits, 2));
             cells.Add(Fixed(costs.AllCommits, 2));
             cells.Add($"{Fixed(costs.MessagesReceived, 2)} ({Fixed(costs.MessagesRouted, 2)})");
@@ -98,6 +99,7 @@ public static class Report
             ["ratio_vs_courier"] = Ratio("courier"),
             ["ratio_vs_wolverine"] = Ratio("wolverine"),
             ["p99_ms_at_half_load"] = Round(p99, 1),
+            ["machine_busy_pct_at_half_load"] = Round(ours?.Open?.Costs.MachineBusyPercent, 1),
             ["commits_per_saga"] = Round(commits, 2),
             ["messages_per_saga"] = Round(messages, 2),
             ["cpu_ms_per_saga"] = Round(ours?.CostPhase?.Costs.SystemCpuMs, 2),
