@@ -25,8 +25,39 @@ internal static class PostgresBatchWriter
 {
     private static readonly ConcurrentDictionary<(IEntityType Type, EntityState State, ulong Modified), Plan?> Plans = new();
 
-    /// <summary>Writes every pending change of <paramref name="db"/>; false (nothing written) when one cannot be written here.</summary>
-    public static async Task<bool> TryWriteAsync(SagasDbContext db, CancellationToken ct)
+    /// <summary>
+    /// Writes every pending change of <paramref name="db"/> in its open transaction; false (nothing written) when one
+    /// cannot be written here.
+    /// </summary>
+    public static Task<bool> TryWriteAsync(SagasDbContext db, CancellationToken ct) => WriteAsync(db, commit: false, ct);
+
+    /// <summary>
+    /// Writes every pending change of <paramref name="db"/>, which has no open transaction, and commits it: one round
+    /// trip. The batch's statements go to the server as one pipeline ending in a single Sync, which PostgreSQL runs as
+    /// one implicit transaction: all of it commits, or an error anywhere rolls all of it back. An update or delete that
+    /// finds no row cannot be counted afterwards, as in <see cref="TryWriteAsync"/>, because by then the batch has
+    /// committed; its statement fails on the server instead (see <see cref="Plan.CheckedSql"/>). False (nothing
+    /// written) when a change cannot be written here.
+    /// </summary>
+    public static async Task<bool> TryWriteAndCommitAsync(SagasDbContext db, CancellationToken ct)
+    {
+        if (db.Database.CurrentTransaction is not null)
+        {
+            throw new InvalidOperationException("TryWriteAndCommitAsync commits on its own: the context must not have a transaction open.");
+        }
+
+        await db.Database.OpenConnectionAsync(ct);
+        try
+        {
+            return await WriteAsync(db, commit: true, ct);
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
+    }
+
+    private static async Task<bool> WriteAsync(SagasDbContext db, bool commit, CancellationToken ct)
     {
         // New rows of one table go in one statement (arrays of column values, unnested), changed and deleted rows
         // one statement each: a batch of 20 transitions is a handful of inserts and 40 or so single-row updates.
@@ -73,7 +104,7 @@ internal static class PostgresBatchWriter
         // (the loser then fails its version check) instead of each holding a row the other waits for: a deadlock,
         // which PostgreSQL only breaks after deadlock_timeout (a second by default).
         var connection = (NpgsqlConnection)db.Database.GetDbConnection();
-        await using var batch = new NpgsqlBatch(connection) { Transaction = (NpgsqlTransaction?)db.Database.CurrentTransaction?.GetDbTransaction() };
+        await using var batch = new NpgsqlBatch(connection) { Transaction = commit ? null : (NpgsqlTransaction?)db.Database.CurrentTransaction?.GetDbTransaction() };
         Dictionary<Guid, OutboxRecord>? outbox = null;
         var checks = new List<(NpgsqlBatchCommand Command, EntityEntry Entry)>(changes.Count);
         foreach (var (plan, entries) in inserts.Where(i => IsSaga(i.Entries[0])))
@@ -101,12 +132,18 @@ internal static class PostgresBatchWriter
         {
             await using var reader = await batch.ExecuteReaderAsync(ct);
 
-            // Only the outbox insert returns rows: each new row's id with its message id.
+            // The outbox insert returns each new row's id with its message id; a checked statement (commit mode) returns
+            // one single-column row, which says nothing more than that it did not fail.
             var assigned = 0;
             do
             {
                 while (await reader.ReadAsync(ct))
                 {
+                    if (reader.FieldCount == 1)
+                    {
+                        continue;
+                    }
+
                     if (outbox is null || !outbox.TryGetValue(reader.GetGuid(1), out var record))
                     {
                         throw new DbUpdateException("The batch returned an outbox id for a message it did not insert.");
@@ -123,13 +160,19 @@ internal static class PostgresBatchWriter
                 throw new DbUpdateException($"The batch returned {assigned} outbox ids for {outbox!.Count} rows.");
             }
         }
+        catch (PostgresException ex) when (commit && ex.SqlState == PostgresErrorCodes.DivisionByZero)
+        {
+            // A checked update or delete found no row: nothing was committed.
+            throw new DbUpdateConcurrencyException($"A row to update or delete changed or is gone since it was read; none of the batch's {batch.BatchCommands.Count} statements was committed.", ex);
+        }
         catch (PostgresException ex)
         {
             // As SaveChanges reports it: a key taken (a duplicate reply or start) or another constraint.
             throw new DbUpdateException($"Writing a batch of {batch.BatchCommands.Count} statements failed: {ex.MessageText}", ex);
         }
 
-        foreach (var (command, entry) in checks)
+        // In commit mode the server has checked them (and the batch has committed).
+        foreach (var (command, entry) in commit ? [] : checks)
         {
             if (command.RecordsAffected != 1)
             {
@@ -163,7 +206,7 @@ internal static class PostgresBatchWriter
 
         void AddChange(EntityEntry entry, Plan plan)
         {
-            var command = new NpgsqlBatchCommand(plan.Sql);
+            var command = new NpgsqlBatchCommand(commit ? plan.CheckedSql : plan.Sql);
             foreach (var parameter in plan.Parameters)
             {
                 command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = parameter.Type, Value = ValueOf(entry, parameter) ?? DBNull.Value });
@@ -334,7 +377,16 @@ internal static class PostgresBatchWriter
     }
 
     /// <summary>An insert (any number of rows), or a single-row update or delete that must find its row.</summary>
-    private sealed record Plan(string Sql, ColumnParameter[] Parameters, bool ReturnsId);
+    private sealed record Plan(string Sql, ColumnParameter[] Parameters, bool ReturnsId)
+    {
+        /// <summary>
+        /// An update or delete that fails (division by zero) when it finds no row: <c>1 / count(*)</c> over its
+        /// returned rows. The divisor is computed at run time, so the planner cannot fold the error into every call.
+        /// </summary>
+        public string CheckedSql { get; } = Sql.StartsWith("INSERT", StringComparison.Ordinal) || Sql.Length == 0
+            ? Sql
+            : $"WITH changed AS ({Sql} RETURNING 1) SELECT 1 / count(*) FROM changed";
+    }
 
     private sealed record ColumnParameter(IProperty Property, IClrPropertyGetter Getter, ValueConverter? Converter, NpgsqlDbType Type, Type ElementType, bool Original)
     {

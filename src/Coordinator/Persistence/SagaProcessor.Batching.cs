@@ -88,7 +88,12 @@ public sealed partial class SagaProcessor
         try
         {
             await using var db = dbFactory.Create();
-            await using var tx = await db.Database.BeginTransactionAsync();
+
+            // Optimistic, with the batch writer: no transaction around the reads. Every saga row is written under its
+            // version check, so what was read is still what the batch changes, or the batch fails; and the writes and
+            // their commit go in one round trip. Pessimistic: the rows are locked as they are read, in a transaction.
+            var oneTrip = dbFactory.Concurrency == ConcurrencyMode.Optimistic && dbFactory.DirectWrites;
+            await using var tx = oneTrip ? null : await db.Database.BeginTransactionAsync();
             var ids = batch.Where(p => p.Event is not null).Select(p => p.SagaId).ToList();
             var sagas = ids.Count == 0 ? [] : await LoadManyForUpdateAsync(db, ids);
             foreach (var item in batch)
@@ -110,9 +115,15 @@ public sealed partial class SagaProcessor
 
             if (batch.Exists(p => p.Staged is not null))
             {
-                await SaveAsync(db, CancellationToken.None);
-
-                await tx.CommitAsync();
+                if (tx is null)
+                {
+                    await WriteAndCommitAsync(db);
+                }
+                else
+                {
+                    await SaveAsync(db, CancellationToken.None);
+                    await tx.CommitAsync();
+                }
             }
 
             committed = true;
@@ -138,6 +149,15 @@ public sealed partial class SagaProcessor
             }
 
             item.Done.TrySetResult(committed ? item.Result : null);
+        }
+    }
+
+    /// <summary>The batch's changes in one round trip, or (rows the batch writer cannot write) SaveChanges in its own transaction.</summary>
+    private static async Task WriteAndCommitAsync(SagasDbContext db)
+    {
+        if (!await PostgresBatchWriter.TryWriteAndCommitAsync(db, CancellationToken.None))
+        {
+            await db.SaveChangesAsync(CancellationToken.None);
         }
     }
 

@@ -150,6 +150,91 @@ public sealed class BatchWriterScenarios : IDisposable
     }
 
     [Fact]
+    public async Task WriteAndCommit_WithoutATransaction_CommitsEveryRowInOneBatch()
+    {
+        _store = await StandaloneStore.CreateAsync(DatabaseProvider.Postgres);
+        var saga = NewSaga();
+        var started = NewSaga();
+        await InsertAsync(saga);
+        var outbox = NewOutbox(saga.Id, "payments");
+
+        await using (var db = _store.Factory.Create())
+        {
+            var tracked = await db.Sagas.SingleAsync(s => s.Id == saga.Id);
+            tracked.Reason = "moved on";
+            tracked.ConcurrencyVersion++;
+            db.Sagas.Add(started);
+            db.History.Add(new HistoryRecord { SagaId = saga.Id, Sequence = 3, At = T0, Type = "StepSucceeded", Actor = "system" });
+            db.Outbox.Add(outbox);
+            db.Timers.Update(new SagaTimerRecord { SagaId = saga.Id, WakeAt = T0.AddMinutes(1) });
+            Assert.True(await PostgresBatchWriter.TryWriteAndCommitAsync(db, default));
+            Assert.Null(db.Database.CurrentTransaction);
+        }
+
+        Assert.True(outbox.Id > 0);
+        await using var check = _store.Factory.Create();
+        var stored = await check.Sagas.AsNoTracking().SingleAsync(s => s.Id == saga.Id);
+        Assert.Equal(("moved on", 2), (stored.Reason, stored.ConcurrencyVersion));
+        AssertSameSaga(started, await check.Sagas.AsNoTracking().SingleAsync(s => s.Id == started.Id));
+        Assert.Equal(["StepSucceeded"], await check.History.Where(h => h.SagaId == saga.Id).Select(h => h.Type).ToListAsync());
+        Assert.Equal(outbox.MessageId, (await check.Outbox.AsNoTracking().SingleAsync(o => o.Id == outbox.Id)).MessageId);
+        Assert.Equal(T0.AddMinutes(1), (await check.Timers.AsNoTracking().SingleAsync(t => t.SagaId == saga.Id)).WakeAt);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task WriteAndCommit_StaleVersionOrTimerGone_FailsAndCommitsNothing(bool staleVersion)
+    {
+        _store = await StandaloneStore.CreateAsync(DatabaseProvider.Postgres);
+        var saga = NewSaga();
+        var other = NewSaga();
+        await InsertAsync(saga, other);
+
+        await using (var db = _store.Factory.Create())
+        {
+            var tracked = await db.Sagas.SingleAsync(s => s.Id == saga.Id);
+            if (staleVersion)
+            {
+                // Another instance's transition commits after the read: the saga's update is the batch's first
+                // statement and finds no row.
+                await using var another = _store.Factory.Create();
+                await another.Sagas.Where(s => s.Id == saga.Id).ExecuteUpdateAsync(u => u.SetProperty(s => s.ConcurrencyVersion, 2).SetProperty(s => s.Reason, "other"));
+            }
+            else
+            {
+                // The other saga's timer row is gone: its delete is the batch's last statement, after the saga's update
+                // and the inserts have run, so only a rollback of the whole batch leaves them out.
+                await using var another = _store.Factory.Create();
+                await another.Timers.Where(t => t.SagaId == other.Id).ExecuteDeleteAsync();
+            }
+
+            tracked.Reason = "mine";
+            tracked.ConcurrencyVersion++;
+            db.History.Add(new HistoryRecord { SagaId = saga.Id, Sequence = 9, At = T0, Type = "Mine", Actor = "system" });
+            db.Inbox.Add(new InboxRecord { MessageId = Guid.NewGuid(), SagaId = saga.Id, ReceivedAt = T0 });
+            db.Timers.Remove(new SagaTimerRecord { SagaId = other.Id, WakeAt = T0 });
+            await Assert.ThrowsAsync<DbUpdateConcurrencyException>(() => PostgresBatchWriter.TryWriteAndCommitAsync(db, default));
+        }
+
+        await using var check = _store.Factory.Create();
+        Assert.Equal(staleVersion ? "other" : "why", (await check.Sagas.AsNoTracking().SingleAsync(s => s.Id == saga.Id)).Reason);
+        Assert.False(await check.History.AnyAsync(h => h.SagaId == saga.Id));
+        Assert.False(await check.Inbox.AnyAsync(i => i.SagaId == saga.Id));
+        Assert.Equal(staleVersion, await check.Timers.AnyAsync(t => t.SagaId == other.Id));
+    }
+
+    [Fact]
+    public async Task WriteAndCommit_InsideATransaction_IsRefused()
+    {
+        _store = await StandaloneStore.CreateAsync(DatabaseProvider.Postgres);
+        await using var db = _store.Factory.Create();
+        await using var tx = await db.Database.BeginTransactionAsync();
+        db.Sagas.Add(NewSaga());
+        await Assert.ThrowsAsync<InvalidOperationException>(() => PostgresBatchWriter.TryWriteAndCommitAsync(db, default));
+    }
+
+    [Fact]
     public async Task Write_WithPayloadCipher_StoresDataEncryptedAndReadsItBack()
     {
         var key = new PayloadKey { Id = "k1", Key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)) };
