@@ -34,6 +34,13 @@ public sealed class DatabaseOptions
     /// uses SaveChanges.
     /// </summary>
     public bool DirectWrites { get; set; } = true;
+
+    /// <summary>
+    /// PostgreSQL, optimistic, with direct writes and batching: how many running sagas this instance keeps as it last
+    /// committed them, so that their next reply is applied without reading them first (see <see cref="SagaStateCache"/>).
+    /// 0 turns it off.
+    /// </summary>
+    public int StateCache { get; set; } = 10_000;
 }
 
 public enum DatabaseProvider

@@ -16,6 +16,10 @@ namespace Sagas.Coordinator.Persistence;
 public sealed partial class SagaProcessor
 {
     private readonly ConcurrentQueue<Pending> _pending = new();
+    private readonly SagaStateCache _cache = new(dbFactory.StateCache, clock);
+
+    /// <summary>Sagas whose next event skips the read (tests).</summary>
+    internal int CachedSagas => _cache.Count;
     private int _executors;
 
     /// <summary>
@@ -85,6 +89,7 @@ public sealed partial class SagaProcessor
         // Rows are touched in id order, as every batch does, so two instances' batches do not deadlock on each other.
         batch.Sort((a, b) => a.SagaId.CompareTo(b.SagaId));
         var committed = false;
+        var fromCache = false;
         try
         {
             await using var db = dbFactory.Create();
@@ -92,10 +97,32 @@ public sealed partial class SagaProcessor
             // Optimistic, with the batch writer: no transaction around the reads. Every saga row is written under its
             // version check, so what was read is still what the batch changes, or the batch fails; and the writes and
             // their commit go in one round trip. Pessimistic: the rows are locked as they are read, in a transaction.
-            var oneTrip = dbFactory.Concurrency == ConcurrencyMode.Optimistic && dbFactory.DirectWrites;
-            await using var tx = oneTrip ? null : await db.Database.BeginTransactionAsync();
-            var ids = batch.Where(p => p.Event is not null).Select(p => p.SagaId).ToList();
-            var sagas = ids.Count == 0 ? [] : await LoadManyForUpdateAsync(db, ids);
+            await using var tx = dbFactory.OneTripBatches ? null : await db.Database.BeginTransactionAsync();
+            var sagas = new Dictionary<Guid, SagaInstance>();
+            var unread = new List<Guid>();
+            foreach (var item in batch.Where(p => p.Event is not null))
+            {
+                // As this instance committed it: written under its version check, so a stale copy fails the batch.
+                if (tx is null && _cache.Find(item.SagaId) is { } held)
+                {
+                    db.Sagas.Attach(held);
+                    sagas[held.Id] = held;
+                    fromCache = true;
+                }
+                else
+                {
+                    unread.Add(item.SagaId);
+                }
+            }
+
+            if (unread.Count > 0)
+            {
+                foreach (var (id, saga) in await LoadManyForUpdateAsync(db, unread))
+                {
+                    sagas[id] = saga;
+                }
+            }
+
             foreach (var item in batch)
             {
                 if (item.Start is { } command)
@@ -131,6 +158,16 @@ public sealed partial class SagaProcessor
         catch (Exception ex)
         {
             logger.LogDebug(ex, "A batch of {Count} transitions failed; each goes on alone", batch.Count);
+            if (fromCache && ex is DbUpdateConcurrencyException)
+            {
+                // Another instance wrote one of these sagas since this one did.
+                _cache.Stale();
+            }
+
+            foreach (var item in batch)
+            {
+                _cache.Forget(item.SagaId);
+            }
         }
 
         foreach (var item in batch)

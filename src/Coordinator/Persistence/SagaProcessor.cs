@@ -57,7 +57,7 @@ public sealed partial class SagaProcessor(
 
                 return await TryStartAsync(definition, command, messageId, lookFirst: attempt > 1, ct);
             }
-            catch (Exception ex) when (attempt < MaxConflictRetries && TransientDatabaseErrors.IsConflict(ex))
+            catch (Exception ex) when (Forget(command.SagaId) && attempt < MaxConflictRetries && TransientDatabaseErrors.IsConflict(ex))
             {
                 // Another coordinator instance inserted the same saga or message id first.
                 logger.LogDebug(ex, "Start of saga {SagaId} collided; checking what won", command.SagaId);
@@ -99,7 +99,7 @@ public sealed partial class SagaProcessor(
 
                 return await TryHandleAsync(sagaId, messageId, evt, checkInbox: attempt > 1 || evt is SagaEvent.Operator, ct);
             }
-            catch (Exception ex) when (attempt < MaxConflictRetries && TransientDatabaseErrors.IsConflict(ex))
+            catch (Exception ex) when (Forget(sagaId) && attempt < MaxConflictRetries && TransientDatabaseErrors.IsConflict(ex))
             {
                 // A concurrent transition on another instance won the version check (or took the inbox row, or the
                 // database chose this side to break a deadlock): reload and decide again on the fresh state.
@@ -228,6 +228,7 @@ public sealed partial class SagaProcessor(
     /// <summary>After the commit: counts the transition, hands its messages to the outbox and its next wake-up to the timers.</summary>
     private void Publish(Staged staged)
     {
+        _cache.Remember(staged.Decision.Instance);
         if (staged.Started)
         {
             SagasDiagnostics.RecordStarted(staged.Decision.Instance.Definition);
@@ -390,6 +391,16 @@ public sealed partial class SagaProcessor(
     }
 
     private static string? Truncate(string? value, int max) => value is null || value.Length <= max ? value : value[..max];
+
+    /// <summary>
+    /// A try failed: the saga's cached copy (if any) may be stale or may not have committed. Always true, so that it can
+    /// run in an exception filter, for every failure, retried or not.
+    /// </summary>
+    private bool Forget(Guid sagaId)
+    {
+        _cache.Forget(sagaId);
+        return true;
+    }
 
     private static Task Backoff(int attempt, CancellationToken ct) =>
         Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(5, 20 + (Math.Min(attempt, 10) * 10))), ct);

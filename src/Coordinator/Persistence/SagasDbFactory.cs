@@ -25,6 +25,8 @@ public sealed class SagasDbFactory
         MaxBatch = options.Provider == DatabaseProvider.Postgres ? Math.Max(1, options.MaxBatch) : 1;
         BatchExecutors = Math.Max(1, options.BatchExecutors);
         DirectWrites = options.Provider == DatabaseProvider.Postgres && options.DirectWrites;
+        OneTripBatches = DirectWrites && Concurrency == ConcurrencyMode.Optimistic && MaxBatch > 1;
+        StateCache = OneTripBatches ? Math.Max(0, options.StateCache) : 0;
         switch (options.Provider)
         {
             case DatabaseProvider.Sqlite:
@@ -70,6 +72,15 @@ public sealed class SagasDbFactory
 
     /// <summary>Transitions write their rows with <see cref="PostgresBatchWriter"/> (<see cref="DatabaseOptions.DirectWrites"/>, PostgreSQL only).</summary>
     public bool DirectWrites { get; }
+
+    /// <summary>
+    /// Group-commit batches read without a transaction and write and commit in one round trip (optimistic concurrency
+    /// with direct writes: every saga row is written under its version check).
+    /// </summary>
+    public bool OneTripBatches { get; }
+
+    /// <summary>Running sagas kept as last committed (<see cref="DatabaseOptions.StateCache"/>); 0 unless <see cref="OneTripBatches"/>.</summary>
+    public int StateCache { get; }
 
     /// <summary>
     /// A context for one unit of work. EF's automatic savepoint around <c>SaveChanges</c> inside an explicit
