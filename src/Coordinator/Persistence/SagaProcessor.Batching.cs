@@ -17,10 +17,10 @@ public sealed partial class SagaProcessor
 {
     private readonly ConcurrentQueue<Pending> _pending = new();
     private readonly SagaStateCache _cache = new(dbFactory.StateCache, clock);
+    private int _executors;
 
     /// <summary>Sagas whose next event skips the read (tests).</summary>
     internal int CachedSagas => _cache.Count;
-    private int _executors;
 
     /// <summary>
     /// Queues the first try of a start or an event; the result is null when the batch failed as a whole. The caller
