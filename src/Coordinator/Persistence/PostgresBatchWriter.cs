@@ -321,13 +321,13 @@ internal static class PostgresBatchWriter
                     sql.AppendJoin(", ", set.Select((p, i) => $"{Quote(p.GetColumnName())} = ${i + 1}"));
                     columns.AddRange(set.Select(p => ColumnParameter.For(p, original: false)));
                     AppendWhere(sql, key, tokens, columns);
-                    return new Plan(sql.ToString(), [.. columns], ReturnsId: false);
+                    return Plan.OneRow(sql.ToString(), [.. columns]);
                 }
 
             case EntityState.Deleted:
                 sql.Append("DELETE FROM ").Append(table);
                 AppendWhere(sql, key, tokens, columns);
-                return new Plan(sql.ToString(), [.. columns], ReturnsId: false);
+                return Plan.OneRow(sql.ToString(), [.. columns]);
 
             default:
                 return null;
@@ -380,12 +380,14 @@ internal static class PostgresBatchWriter
     private sealed record Plan(string Sql, ColumnParameter[] Parameters, bool ReturnsId)
     {
         /// <summary>
-        /// An update or delete that fails (division by zero) when it finds no row: <c>1 / count(*)</c> over its
-        /// returned rows. The divisor is computed at run time, so the planner cannot fold the error into every call.
+        /// The statement for a batch that commits on its own: for an update or delete, one that fails (division by
+        /// zero) when it finds no row, <c>1 / count(*)</c> over its returned rows. The divisor is computed at run time,
+        /// so the planner cannot fold the error into every call. Otherwise <see cref="Sql"/>.
         /// </summary>
-        public string CheckedSql { get; } = Sql.StartsWith("INSERT", StringComparison.Ordinal) || Sql.Length == 0
-            ? Sql
-            : $"WITH changed AS ({Sql} RETURNING 1) SELECT 1 / count(*) FROM changed";
+        public string CheckedSql { get; private init; } = Sql;
+
+        public static Plan OneRow(string sql, ColumnParameter[] parameters) =>
+            new(sql, parameters, ReturnsId: false) { CheckedSql = $"WITH changed AS ({sql} RETURNING 1) SELECT 1 / count(*) FROM changed" };
     }
 
     private sealed record ColumnParameter(IProperty Property, IClrPropertyGetter Getter, ValueConverter? Converter, NpgsqlDbType Type, Type ElementType, bool Original)
