@@ -39,6 +39,9 @@ public abstract class ParticipantFixture : IAsyncLifetime
 
     public RecordingReplySender Replies { get; } = new();
 
+    /// <summary>Transactions of the probe participant committed through EF (not by a command ending in COMMIT).</summary>
+    public CommitCounter ProbeCommits { get; } = new();
+
     public StepReporter<ProbeDb> ProbeReporter => Services.GetRequiredService<StepReporter<ProbeDb>>();
 
     public StepDispatcher<InventoryDb> Inventory => Services.GetRequiredService<StepDispatcher<InventoryDb>>();
@@ -94,8 +97,10 @@ public abstract class ParticipantFixture : IAsyncLifetime
                 {
                     db.UseNpgsql(probe);
                 }
+
+                db.AddInterceptors(ProbeCommits);
             },
-            p => p.AddHandler<WriteThenFailHandler>().AddHandler<FlakyHandler>().AddHandler<RetryLaterHandler>().AddHandler<LongWorkHandler>()
+            p => p.AddHandler<WriteThenFailHandler>().AddHandler<FlakyHandler>().AddHandler<RetryLaterHandler>().AddHandler<LongWorkHandler>().AddHandler<NoteHandler>()
                 .ConfigureRetry(r => r.Delay = TimeSpan.FromMilliseconds(5)));
         _services = services.BuildServiceProvider(validateScopes: true);
 

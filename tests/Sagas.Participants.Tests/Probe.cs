@@ -132,6 +132,50 @@ public sealed class LongWorkHandler(FlakyCounter counter) : StepHandler<ProbeDb>
     }
 }
 
+/// <summary>Adds a note with the message's <c>text</c>; its compensation rewrites the saga's notes (a changed row, not a new one).</summary>
+public sealed class NoteHandler : StepHandler<ProbeDb>
+{
+    public const string Compensated = "compensated";
+
+    public override string Action => "note";
+
+    public override string? Compensation => "rewrite-note";
+
+    protected override Task<StepResult> ExecuteAsync(StepContext context, ProbeDb db, CancellationToken cancellationToken)
+    {
+        db.Notes.Add(new ProbeNote { Id = Guid.NewGuid(), SagaId = context.SagaId, Text = context.Data.GetProperty("text").GetString()! });
+        return Task.FromResult(StepResult.Succeeded());
+    }
+
+    protected override async Task<CompensationResult> CompensateAsync(StepContext context, ProbeDb db, CancellationToken cancellationToken)
+    {
+        var sagaId = context.SagaId;
+        foreach (var note in await db.Notes.Where(n => n.SagaId == sagaId).ToListAsync(cancellationToken))
+        {
+            note.Text = Compensated;
+        }
+
+        return CompensationResult.Compensated;
+    }
+}
+
+/// <summary>Counts transactions committed through EF's transaction API.</summary>
+public sealed class CommitCounter : Microsoft.EntityFrameworkCore.Diagnostics.DbTransactionInterceptor
+{
+    private int _count;
+
+    public int Count => Volatile.Read(ref _count);
+
+    public override Task TransactionCommittedAsync(System.Data.Common.DbTransaction transaction, Microsoft.EntityFrameworkCore.Diagnostics.TransactionEndEventData eventData, CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref _count);
+        return Task.CompletedTask;
+    }
+
+    public override void TransactionCommitted(System.Data.Common.DbTransaction transaction, Microsoft.EntityFrameworkCore.Diagnostics.TransactionEndEventData eventData) =>
+        Interlocked.Increment(ref _count);
+}
+
 /// <summary>Collects what a <see cref="StepReporter{TDb}"/> sends, instead of a bus.</summary>
 public sealed class RecordingReplySender : IStepReplySender
 {

@@ -45,8 +45,7 @@ internal static class Barrier<TDb>
             case StepOutcome.Succeeded:
                 row.Outcome = BarrierOutcomes.Succeeded;
                 row.Output = result.Output is { } output ? output.GetRawText() : null;
-                await db.SaveChangesAsync(ct);
-                await tx.CommitAsync(ct);
+                await CommitWithSave.SaveAndCommitAsync(db, tx, ct);
                 return ReplyFrom(row, message);
 
             case StepOutcome.BusinessFailure:
@@ -56,16 +55,14 @@ internal static class Barrier<TDb>
                 row.Outcome = BarrierOutcomes.Failed;
                 row.Reason = result.Reason;
                 db.Barrier.Update(row);
-                await db.SaveChangesAsync(ct);
-                await tx.CommitAsync(ct);
+                await CommitWithSave.SaveAndCommitAsync(db, tx, ct);
                 return ReplyFrom(row, message);
 
             case StepOutcome.Accepted:
                 // The handler's writes so far (a job row, a hold) commit with the acceptance; the outcome comes later.
                 row.Outcome = BarrierOutcomes.Accepted;
                 row.Output = new AcceptedWork(message.Attempt, result.ExtendBy).ToJson();
-                await db.SaveChangesAsync(ct);
-                await tx.CommitAsync(ct);
+                await CommitWithSave.SaveAndCommitAsync(db, tx, ct);
                 return new StepHeartbeat(message.SagaId, message.Step, message.Attempt, result.ExtendBy);
 
             default:
@@ -161,8 +158,7 @@ internal static class Barrier<TDb>
         }
 
         row.Outcome = BarrierOutcomes.Compensated;
-        await db.SaveChangesAsync(ct);
-        await tx.CommitAsync(ct);
+        await CommitWithSave.SaveAndCommitAsync(db, tx, ct);
         return compensated;
     }
 

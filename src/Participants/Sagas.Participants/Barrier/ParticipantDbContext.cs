@@ -15,6 +15,12 @@ public abstract class ParticipantDbContext : DbContext
 
     public DbSet<BarrierRow> Barrier => Set<BarrierRow>();
 
+    /// <summary>The next command this context executes ends with <c>COMMIT</c> (<see cref="CommitWithSave"/>).</summary>
+    internal bool CommitWithNextCommand { get; set; }
+
+    /// <summary>A command ended with <c>COMMIT</c>: the transaction is over on the server.</summary>
+    internal bool CommittedByCommand { get; set; }
+
     /// <summary>Inserts reference data the service needs; called once at start-up after the schema exists. Must be idempotent.</summary>
     protected internal virtual Task SeedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
