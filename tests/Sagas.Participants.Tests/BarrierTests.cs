@@ -117,6 +117,37 @@ public abstract class BarrierTests(ParticipantFixture fixture)
     }
 
     [SkippableFact]
+    public async Task Action_BusinessFailureRacingADuplicate_EveryReplyIsTheCommittedOutcome()
+    {
+        Skip.IfNot(Fixture.Available, ParticipantFixture.PostgresVariable + " not set");
+        var saga = Guid.NewGuid();
+        var message = new ExecuteStep(saga, "order", 1, "gated", "fail-first", 1, Orders.Data());
+
+        // The first delivery holds the step's key while its handler decides to fail; a duplicate arrives meanwhile.
+        var first = Task.Run(() => Fixture.Probe.ExecuteAsync(message, default));
+        await Fixture.Gates.ReachedAsync(saga).WaitAsync(TimeSpan.FromSeconds(30));
+        var duplicate = Task.Run(() => Fixture.Probe.ExecuteAsync(message with { Attempt = 2 }, default));
+        await Task.Delay(300);
+        Fixture.Gates.Open(saga);
+        var replies = await Task.WhenAll(first, duplicate).WaitAsync(TimeSpan.FromSeconds(30));
+
+        // Whichever delivery recorded the step, both replies say what was committed, and only its writes remain.
+        var committed = Assert.Single(await Fixture.BarrierOutcomesAsync(saga));
+        var notes = await Fixture.ProbeNotesAsync(saga);
+        if (committed == BarrierOutcomes.Failed)
+        {
+            Assert.All(replies, r => Assert.False(Assert.IsType<StepFailed>(r).Retryable));
+            Assert.Empty(notes);
+        }
+        else
+        {
+            Assert.Equal(BarrierOutcomes.Succeeded, committed);
+            Assert.All(replies, r => Assert.IsType<StepSucceeded>(r));
+            Assert.Equal(["succeeded"], notes);
+        }
+    }
+
+    [SkippableFact]
     public async Task Compensation_ConcurrentWithDuplicates_LedgerConsistent()
     {
         var (sku, data) = await FreshSku(stock: 100, quantity: 1);

@@ -28,7 +28,7 @@ public sealed class CommitWithSaveTests(PostgresParticipantFixture fixture) : IC
 
         // Committed: another connection sees the note and the barrier row, and a duplicate replays without a second note.
         Assert.Equal(1, await ProbeDb.CountAsync(fixture.Services, saga));
-        Assert.Equal([BarrierOutcomes.Succeeded], await OutcomesAsync(saga, BarrierOps.Action));
+        Assert.Equal([BarrierOutcomes.Succeeded], await fixture.BarrierOutcomesAsync(saga));
         Assert.IsType<StepSucceeded>(await fixture.Probe.ExecuteAsync(Note(saga, "kept"), default));
         Assert.Equal(1, await ProbeDb.CountAsync(fixture.Services, saga));
     }
@@ -45,8 +45,8 @@ public sealed class CommitWithSaveTests(PostgresParticipantFixture fixture) : IC
 
         Assert.IsType<StepCompensated>(reply);
         Assert.Equal(1, fixture.ProbeCommits.Count - before);
-        Assert.Equal([NoteHandler.Compensated], await TextsAsync(saga));
-        Assert.Equal([BarrierOutcomes.Compensated], await OutcomesAsync(saga, BarrierOps.Compensation));
+        Assert.Equal([NoteHandler.Compensated], await fixture.ProbeNotesAsync(saga));
+        Assert.Equal([BarrierOutcomes.Compensated], await fixture.BarrierOutcomesAsync(saga, BarrierOps.Compensation));
     }
 
     [SkippableFact]
@@ -61,7 +61,7 @@ public sealed class CommitWithSaveTests(PostgresParticipantFixture fixture) : IC
         var failed = Assert.IsType<StepFailed>(reply);
         Assert.True(failed.Retryable);
         Assert.Equal(0, await ProbeDb.CountAsync(fixture.Services, saga));
-        Assert.Empty(await OutcomesAsync(saga, BarrierOps.Action));
+        Assert.Empty(await fixture.BarrierOutcomesAsync(saga));
 
         // The pooled context that failed is clean for the next message.
         var next = Guid.NewGuid();
@@ -85,19 +85,5 @@ public sealed class CommitWithSaveTests(PostgresParticipantFixture fixture) : IC
             CREATE CONSTRAINT TRIGGER probe_fail_at_commit AFTER INSERT ON probe_notes DEFERRABLE INITIALLY DEFERRED
                 FOR EACH ROW WHEN (NEW."Text" = '{{FailAtCommit}}') EXECUTE FUNCTION probe_fail_at_commit();
             """);
-    }
-
-    private async Task<List<string>> OutcomesAsync(Guid saga, string op)
-    {
-        await using var scope = fixture.Services.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<ProbeDb>();
-        return await db.Barrier.AsNoTracking().Where(b => b.SagaId == saga && b.Op == op).Select(b => b.Outcome).ToListAsync();
-    }
-
-    private async Task<List<string>> TextsAsync(Guid saga)
-    {
-        await using var scope = fixture.Services.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<ProbeDb>();
-        return await db.Notes.AsNoTracking().Where(n => n.SagaId == saga).Select(n => n.Text).ToListAsync();
     }
 }

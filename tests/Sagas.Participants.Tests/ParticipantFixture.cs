@@ -35,6 +35,8 @@ public abstract class ParticipantFixture : IAsyncLifetime
 
     public FlakyCounter Flaky { get; } = new();
 
+    public HandlerGates Gates { get; } = new();
+
     public SampleLedger Ledger => Services.GetRequiredService<SampleLedger>();
 
     public RecordingReplySender Replies { get; } = new();
@@ -51,6 +53,22 @@ public abstract class ParticipantFixture : IAsyncLifetime
     public StepDispatcher<ShippingDb> Shipping => Services.GetRequiredService<StepDispatcher<ShippingDb>>();
 
     public StepDispatcher<ProbeDb> Probe => Services.GetRequiredService<StepDispatcher<ProbeDb>>();
+
+    /// <summary>The committed outcomes of a probe saga's barrier rows of one kind.</summary>
+    public async Task<List<string>> BarrierOutcomesAsync(Guid sagaId, string op = BarrierOps.Action)
+    {
+        await using var scope = Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ProbeDb>();
+        return await db.Barrier.AsNoTracking().Where(b => b.SagaId == sagaId && b.Op == op).Select(b => b.Outcome).ToListAsync();
+    }
+
+    /// <summary>The texts of a probe saga's committed notes.</summary>
+    public async Task<List<string>> ProbeNotesAsync(Guid sagaId)
+    {
+        await using var scope = Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ProbeDb>();
+        return await db.Notes.AsNoTracking().Where(n => n.SagaId == sagaId).Select(n => n.Text).ToListAsync();
+    }
 
     public async Task InitializeAsync()
     {
@@ -83,6 +101,7 @@ public abstract class ParticipantFixture : IAsyncLifetime
         services.AddLogging(l => l.SetMinimumLevel(LogLevel.Warning));
         services.AddSingleton<IParticipantFaults>(Faults);
         services.AddSingleton(Flaky);
+        services.AddSingleton(Gates);
         services.AddSingleton<IStepReplySender>(Replies);
         services.AddSampleParticipants(options);
         services.AddSagaParticipant<ProbeDb>(
@@ -100,7 +119,7 @@ public abstract class ParticipantFixture : IAsyncLifetime
 
                 db.AddInterceptors(ProbeCommits);
             },
-            p => p.AddHandler<WriteThenFailHandler>().AddHandler<FlakyHandler>().AddHandler<RetryLaterHandler>().AddHandler<LongWorkHandler>().AddHandler<NoteHandler>()
+            p => p.AddHandler<WriteThenFailHandler>().AddHandler<FlakyHandler>().AddHandler<RetryLaterHandler>().AddHandler<LongWorkHandler>().AddHandler<NoteHandler>().AddHandler<FailFirstHandler>()
                 .ConfigureRetry(r => r.Delay = TimeSpan.FromMilliseconds(5)));
         _services = services.BuildServiceProvider(validateScopes: true);
 

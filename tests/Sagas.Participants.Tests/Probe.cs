@@ -159,6 +159,54 @@ public sealed class NoteHandler : StepHandler<ProbeDb>
     }
 }
 
+/// <summary>
+/// The first call of a saga writes a note, waits at its gate, then declares a business failure; later calls write a
+/// note and succeed: a failure and a success of one step can then race.
+/// </summary>
+public sealed class FailFirstHandler(FlakyCounter counter, HandlerGates gates) : StepHandler<ProbeDb>
+{
+    public override string Action => "fail-first";
+
+    public override string? Compensation => null;
+
+    protected override async Task<StepResult> ExecuteAsync(StepContext context, ProbeDb db, CancellationToken cancellationToken)
+    {
+        var first = counter.Next(context.SagaId) == 1;
+        db.Notes.Add(new ProbeNote { Id = Guid.NewGuid(), SagaId = context.SagaId, Text = first ? "failed" : "succeeded" });
+        await db.SaveChangesAsync(cancellationToken);
+        if (!first)
+        {
+            return StepResult.Succeeded();
+        }
+
+        await gates.PassAsync(context.SagaId, cancellationToken);
+        return StepResult.BusinessFailure("probe declined on its first call");
+    }
+
+    protected override Task<CompensationResult> CompensateAsync(StepContext context, ProbeDb db, CancellationToken cancellationToken) =>
+        Task.FromResult(CompensationResult.Compensated);
+}
+
+/// <summary>A gate per saga: a handler reaching it says so and waits until the test opens it.</summary>
+public sealed class HandlerGates
+{
+    private readonly ConcurrentDictionary<Guid, (TaskCompletionSource Reached, TaskCompletionSource Open)> _gates = new();
+
+    public Task ReachedAsync(Guid sagaId) => Get(sagaId).Reached.Task;
+
+    public void Open(Guid sagaId) => Get(sagaId).Open.TrySetResult();
+
+    public async Task PassAsync(Guid sagaId, CancellationToken cancellationToken)
+    {
+        var gate = Get(sagaId);
+        gate.Reached.TrySetResult();
+        await gate.Open.Task.WaitAsync(cancellationToken);
+    }
+
+    private (TaskCompletionSource Reached, TaskCompletionSource Open) Get(Guid sagaId) =>
+        _gates.GetOrAdd(sagaId, _ => (new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)));
+}
+
 /// <summary>Counts transactions committed through EF's transaction API.</summary>
 public sealed class CommitCounter : Microsoft.EntityFrameworkCore.Diagnostics.DbTransactionInterceptor
 {

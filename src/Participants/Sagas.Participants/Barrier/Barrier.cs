@@ -14,8 +14,6 @@ namespace Sagas.Participants;
 internal static class Barrier<TDb>
     where TDb : ParticipantDbContext
 {
-    private const string EffectSavepoint = "sagas_step_effect";
-
     public static async Task<object> ExecuteOnceAsync(AsyncServiceScope scope, Type handlerType, ExecuteStep message, string participant, CancellationToken ct)
     {
         await using var _ = scope;
@@ -24,7 +22,7 @@ internal static class Barrier<TDb>
         await using var tx = await db.Database.BeginTransactionAsync(ct);
 
         var row = NewRow(message.SagaId, message.Step, BarrierOps.Action, BarrierOutcomes.Pending);
-        if (!await TryClaimAsync(db, tx, row, ct))
+        if (!await TryClaimAsync(db, row, ct))
         {
             // A delivery before this one committed the key: reply from its row without running the handler.
             var existing = await FindAsync(db, message.SagaId, message.Step, BarrierOps.Action, ct)
@@ -49,13 +47,18 @@ internal static class Barrier<TDb>
                 return ReplyFrom(row, message);
 
             case StepOutcome.BusinessFailure:
-                // Keep the verdict, drop whatever the handler wrote before deciding to fail.
-                await tx.RollbackToSavepointAsync(EffectSavepoint, ct);
+                // Keep the verdict, drop whatever the handler wrote before deciding to fail: the try rolls back as a
+                // whole (no savepoint: a subtransaction costs every step, and failures are rare) and the verdict is
+                // written on its own. A delivery that recorded the step in between wins: the next try replies from its row.
+                await tx.RollbackAsync(ct);
                 db.ChangeTracker.Clear();
                 row.Outcome = BarrierOutcomes.Failed;
                 row.Reason = result.Reason;
-                db.Barrier.Update(row);
-                await CommitWithSave.SaveAndCommitAsync(db, tx, ct);
+                if (await InsertAsync(db, row, ct) == 0)
+                {
+                    throw new BarrierConflictException($"Saga {message.SagaId} step {message.Step} was recorded by another delivery meanwhile.");
+                }
+
                 return ReplyFrom(row, message);
 
             case StepOutcome.Accepted:
@@ -185,7 +188,7 @@ internal static class Barrier<TDb>
 
     /// <summary>
     /// The participant's context for one try. EF's automatic savepoints are off: a failed save ends the try and the
-    /// whole transaction rolls back; the one savepoint the protocol needs (before the handler's effect) is explicit.
+    /// whole transaction rolls back.
     /// </summary>
     private static TDb Open(AsyncServiceScope scope)
     {
@@ -201,35 +204,27 @@ internal static class Barrier<TDb>
         new() { SagaId = sagaId, Step = step, Op = op, Outcome = outcome, CreatedAt = DateTimeOffset.UtcNow };
 
     /// <summary>
-    /// Claims the action's key with its pending row and sets the savepoint the handler's effect can be rolled back to.
-    /// A key already taken leaves nothing written and returns false: the delivery that took it committed (PostgreSQL
-    /// waits for a claim still in flight; SQLite writers run one at a time), so its row can be read. On PostgreSQL
-    /// both statements go in one round trip; the conflict clause spares the separate look-up a first delivery would
-    /// otherwise need, and the unique violation (and its error log) a duplicate would otherwise raise.
+    /// Claims the action's key with its pending row. A key already taken leaves nothing written and returns false: the
+    /// delivery that took it committed (PostgreSQL waits for a claim still in flight; SQLite writers run one at a time),
+    /// so its row can be read. The conflict clause spares the separate look-up a first delivery would otherwise need,
+    /// and the unique violation (and its error log) a duplicate would otherwise raise.
     /// </summary>
-    private static async Task<bool> TryClaimAsync(TDb db, IDbContextTransaction tx, BarrierRow row, CancellationToken ct)
+    private static async Task<bool> TryClaimAsync(TDb db, BarrierRow row, CancellationToken ct)
     {
-        var postgres = db.Database.IsNpgsql();
-        var inserted = postgres
-            ? await db.Database.ExecuteSqlAsync(
-                $"INSERT INTO saga_barrier (saga_id, step, op, outcome, created_at) VALUES ({row.SagaId}, {row.Step}, {row.Op}, {row.Outcome}, {row.CreatedAt}) ON CONFLICT DO NOTHING; SAVEPOINT sagas_step_effect",
-                ct)
-            : await db.Database.ExecuteSqlAsync(
-                $"INSERT INTO saga_barrier (saga_id, step, op, outcome, created_at) VALUES ({row.SagaId}, {row.Step}, {row.Op}, {row.Outcome}, {row.CreatedAt}) ON CONFLICT DO NOTHING",
-                ct);
-        if (inserted == 0)
+        if (await InsertAsync(db, row, ct) == 0)
         {
             return false;
-        }
-
-        if (!postgres)
-        {
-            await tx.CreateSavepointAsync(EffectSavepoint, ct);
         }
 
         db.Barrier.Attach(row);
         return true;
     }
+
+    /// <summary>Inserts the row unless its key is taken; the number of rows inserted.</summary>
+    private static Task<int> InsertAsync(TDb db, BarrierRow row, CancellationToken ct) =>
+        db.Database.ExecuteSqlAsync(
+            $"INSERT INTO saga_barrier (saga_id, step, op, outcome, reason, created_at) VALUES ({row.SagaId}, {row.Step}, {row.Op}, {row.Outcome}, {row.Reason}, {row.CreatedAt}) ON CONFLICT DO NOTHING",
+            ct);
 
     private static async Task ClaimAsync(TDb db, CancellationToken ct)
     {
