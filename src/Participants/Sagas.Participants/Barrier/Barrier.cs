@@ -43,7 +43,7 @@ internal static class Barrier<TDb>
             case StepOutcome.Succeeded:
                 row.Outcome = BarrierOutcomes.Succeeded;
                 row.Output = result.Output is { } output ? output.GetRawText() : null;
-                await CommitWithSave.SaveAndCommitAsync(db, tx, ct);
+                await CommitWithSave.SaveAndCommitAsync(db, tx, row, ct);
                 return ReplyFrom(row, message);
 
             case StepOutcome.BusinessFailure:
@@ -65,7 +65,7 @@ internal static class Barrier<TDb>
                 // The handler's writes so far (a job row, a hold) commit with the acceptance; the outcome comes later.
                 row.Outcome = BarrierOutcomes.Accepted;
                 row.Output = new AcceptedWork(message.Attempt, result.ExtendBy).ToJson();
-                await CommitWithSave.SaveAndCommitAsync(db, tx, ct);
+                await CommitWithSave.SaveAndCommitAsync(db, tx, row, ct);
                 return new StepHeartbeat(message.SagaId, message.Step, message.Attempt, result.ExtendBy);
 
             default:
@@ -161,7 +161,7 @@ internal static class Barrier<TDb>
         }
 
         row.Outcome = BarrierOutcomes.Compensated;
-        await CommitWithSave.SaveAndCommitAsync(db, tx, ct);
+        await CommitWithSave.SaveAndCommitAsync(db, tx, row, ct);
         return compensated;
     }
 

@@ -24,10 +24,13 @@ internal sealed class CommitWithSave : DbCommandInterceptor
     /// <summary>Most commands a one-trip save may hold: far below any batch size EF would split at.</summary>
     private const int MaxCommands = 100;
 
-    /// <summary>Saves the tracked changes and commits <paramref name="tx"/>, in one round trip where it is safe.</summary>
-    public static async Task SaveAndCommitAsync(ParticipantDbContext db, IDbContextTransaction tx, CancellationToken ct)
+    /// <summary>
+    /// Saves the tracked changes, <paramref name="barrier"/> (a row this transaction inserted) among them, and commits
+    /// <paramref name="tx"/>, in one round trip where it is safe.
+    /// </summary>
+    public static async Task SaveAndCommitAsync(ParticipantDbContext db, IDbContextTransaction tx, BarrierRow barrier, CancellationToken ct)
     {
-        if (IsOneCommand(db))
+        if (IsOneCommand(db, barrier))
         {
             bool committed;
             db.CommitWithNextCommand = true;
@@ -90,7 +93,7 @@ internal sealed class CommitWithSave : DbCommandInterceptor
         }
     }
 
-    private static bool IsOneCommand(ParticipantDbContext db)
+    private static bool IsOneCommand(ParticipantDbContext db, BarrierRow barrier)
     {
         if (!db.Database.IsNpgsql())
         {
@@ -107,7 +110,7 @@ internal sealed class CommitWithSave : DbCommandInterceptor
 
                 // A store-generated key would need its value read back before a dependent row can be written.
                 case EntityState.Added when !entry.Properties.Any(p => p.IsTemporary):
-                case EntityState.Modified when entry.Entity is BarrierRow:
+                case EntityState.Modified when ReferenceEquals(entry.Entity, barrier):
                     commands++;
                     break;
 
