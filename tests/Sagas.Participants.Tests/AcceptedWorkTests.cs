@@ -1,5 +1,3 @@
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.DependencyInjection;
 using Sagas.Contracts;
 using Xunit;
 
@@ -29,7 +27,7 @@ public abstract class AcceptedWorkTests(ParticipantFixture fixture)
         Assert.Equal(1, again.Attempt);
         Assert.Equal(2, redriven.Attempt);
         Assert.Equal(1, Fixture.Flaky.Calls(saga));
-        Assert.Equal([LongWorkHandler.JobNote], await NotesAsync(saga));
+        Assert.Equal([LongWorkHandler.JobNote], await Fixture.ProbeNotesAsync(saga));
 
         Assert.True(await Fixture.ProbeReporter.HeartbeatAsync(saga, Step, TimeSpan.FromSeconds(5)));
         var beat = Assert.IsType<StepHeartbeat>(Assert.Single(Fixture.Replies.For(saga)));
@@ -46,14 +44,14 @@ public abstract class AcceptedWorkTests(ParticipantFixture fixture)
         var succeeded = Assert.IsType<StepSucceeded>(report.Reply);
         Assert.Equal(2, succeeded.Attempt);
         Assert.Same(succeeded, Fixture.Replies.For(saga)[^1]);
-        Assert.Equal(["done", LongWorkHandler.JobNote], (await NotesAsync(saga)).Order(StringComparer.Ordinal));
+        Assert.Equal(["done", LongWorkHandler.JobNote], (await Fixture.ProbeNotesAsync(saga)).Order(StringComparer.Ordinal));
 
         // After the report: a re-driven command gets the stored outcome, a second report changes nothing.
         var late = Assert.IsType<StepSucceeded>(await ExecuteAsync(saga, attempt: 3));
         Assert.Equal(42, late.Output!.Value.GetProperty("result").GetInt32());
         Assert.Equal(ReportStatus.AlreadyReported, (await Fixture.ProbeReporter.SucceedAsync(saga, Step, new { result = 7 })).Status);
         Assert.False(await Fixture.ProbeReporter.HeartbeatAsync(saga, Step));
-        Assert.Equal(2, (await NotesAsync(saga)).Count);
+        Assert.Equal(2, (await Fixture.ProbeNotesAsync(saga)).Count);
         Assert.Equal(1, Fixture.Flaky.Calls(saga));
     }
 
@@ -64,7 +62,7 @@ public abstract class AcceptedWorkTests(ParticipantFixture fixture)
         Assert.IsType<StepHeartbeat>(await ExecuteAsync(saga, attempt: 1));
 
         Assert.IsType<StepCompensated>(await CompensateAsync(saga));
-        Assert.Empty(await NotesAsync(saga));
+        Assert.Empty(await Fixture.ProbeNotesAsync(saga));
 
         var report = await Fixture.ProbeReporter.CompleteAsync(saga, Step, async (db, ct) =>
         {
@@ -74,7 +72,7 @@ public abstract class AcceptedWorkTests(ParticipantFixture fixture)
         });
 
         Assert.Equal(new StepReport(ReportStatus.Refused, null), report);
-        Assert.Empty(await NotesAsync(saga));
+        Assert.Empty(await Fixture.ProbeNotesAsync(saga));
         Assert.Empty(Fixture.Replies.For(saga));
         Assert.False(await Fixture.ProbeReporter.HeartbeatAsync(saga, Step));
         var redriven = Assert.IsType<StepFailed>(await ExecuteAsync(saga, attempt: 2));
@@ -100,7 +98,7 @@ public abstract class AcceptedWorkTests(ParticipantFixture fixture)
 
         var failed = Assert.IsType<StepFailed>(report.Reply);
         Assert.Equal((ReportStatus.Reported, 3, false, "the printer caught fire"), (report.Status, failed.Attempt, failed.Retryable, failed.Reason));
-        Assert.Equal([LongWorkHandler.JobNote], await NotesAsync(saga));
+        Assert.Equal([LongWorkHandler.JobNote], await Fixture.ProbeNotesAsync(saga));
         var again = Assert.IsType<StepFailed>((await Fixture.ProbeReporter.FailAsync(saga, Step, "again")).Reply);
         Assert.Equal((3, "the printer caught fire"), (again.Attempt, again.Reason));
         Assert.Equal("the printer caught fire", Assert.IsType<StepFailed>(await ExecuteAsync(saga, attempt: 4)).Reason);
@@ -120,7 +118,7 @@ public abstract class AcceptedWorkTests(ParticipantFixture fixture)
         });
 
         Assert.Equal(new StepReport(ReportStatus.RetryLater, null), retry);
-        Assert.Equal([LongWorkHandler.JobNote], await NotesAsync(saga));
+        Assert.Equal([LongWorkHandler.JobNote], await Fixture.ProbeNotesAsync(saga));
         Assert.True(await Fixture.ProbeReporter.HeartbeatAsync(saga, Step));
         Assert.Equal(ReportStatus.Reported, (await Fixture.ProbeReporter.SucceedAsync(saga, Step)).Status);
         Assert.Equal(ReportStatus.NotAccepted, (await Fixture.ProbeReporter.SucceedAsync(Guid.NewGuid(), Step)).Status);
@@ -152,7 +150,7 @@ public abstract class AcceptedWorkTests(ParticipantFixture fixture)
         foreach (var saga in sagas)
         {
             // Whichever won, the compensation ran last in effect: nothing of the work survives.
-            Assert.Empty(await NotesAsync(saga));
+            Assert.Empty(await Fixture.ProbeNotesAsync(saga));
         }
     }
 
@@ -167,13 +165,6 @@ public abstract class AcceptedWorkTests(ParticipantFixture fixture)
 
     private Task<object?> CompensateAsync(Guid saga) =>
         Fixture.Probe.CompensateAsync(Orders.Compensate(saga, Step, "undo-long-work", 1, Orders.Data()), default);
-
-    private async Task<List<string>> NotesAsync(Guid saga)
-    {
-        await using var scope = Fixture.Services.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<ProbeDb>();
-        return await db.Notes.Where(n => n.SagaId == saga).Select(n => n.Text).ToListAsync();
-    }
 }
 
 public sealed class SqliteAcceptedWorkTests(SqliteParticipantFixture fixture) : AcceptedWorkTests(fixture), IClassFixture<SqliteParticipantFixture>;
