@@ -44,6 +44,9 @@ public abstract class ParticipantFixture : IAsyncLifetime
     /// <summary>Transactions of the probe participant committed through EF (not by a command ending in COMMIT).</summary>
     public CommitCounter ProbeCommits { get; } = new();
 
+    /// <summary>Every command the probe participant ran.</summary>
+    public CommandLog ProbeCommands { get; } = new();
+
     public StepReporter<ProbeDb> ProbeReporter => Services.GetRequiredService<StepReporter<ProbeDb>>();
 
     public StepDispatcher<InventoryDb> Inventory => Services.GetRequiredService<StepDispatcher<InventoryDb>>();
@@ -117,9 +120,9 @@ public abstract class ParticipantFixture : IAsyncLifetime
                     db.UseNpgsql(probe);
                 }
 
-                db.AddInterceptors(ProbeCommits);
+                db.AddInterceptors(ProbeCommits, ProbeCommands);
             },
-            p => p.AddHandler<WriteThenFailHandler>().AddHandler<FlakyHandler>().AddHandler<RetryLaterHandler>().AddHandler<LongWorkHandler>().AddHandler<NoteHandler>().AddHandler<FailFirstHandler>()
+            p => p.AddHandler<WriteThenFailHandler>().AddHandler<FlakyHandler>().AddHandler<RetryLaterHandler>().AddHandler<LongWorkHandler>().AddHandler<NoteHandler>().AddHandler<FailFirstHandler>().AddHandler<GatedNoteHandler>()
                 .ConfigureRetry(r => r.Delay = TimeSpan.FromMilliseconds(5)));
         _services = services.BuildServiceProvider(validateScopes: true);
 

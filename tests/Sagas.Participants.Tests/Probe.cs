@@ -116,6 +116,9 @@ public sealed class LongWorkHandler(FlakyCounter counter) : StepHandler<ProbeDb>
 
     public override string? Compensation => "undo-long-work";
 
+    /// <summary>Starting the work is an effect outside the transaction (the counter): a duplicate must not start it again.</summary>
+    public override bool ClaimBeforeRunning => true;
+
     protected override async Task<StepResult> ExecuteAsync(StepContext context, ProbeDb db, CancellationToken cancellationToken)
     {
         counter.Next(context.SagaId);
@@ -143,7 +146,9 @@ public sealed class NoteHandler : StepHandler<ProbeDb>
 
     protected override Task<StepResult> ExecuteAsync(StepContext context, ProbeDb db, CancellationToken cancellationToken)
     {
-        db.Notes.Add(new ProbeNote { Id = Guid.NewGuid(), SagaId = context.SagaId, Text = context.Data.GetProperty("text").GetString()! });
+        // An "id" in the data gives the note a chosen key, so a test can make the save collide with another saga's note.
+        var id = context.Data.TryGetProperty("id", out var given) ? given.GetGuid() : Guid.NewGuid();
+        db.Notes.Add(new ProbeNote { Id = id, SagaId = context.SagaId, Text = context.Data.GetProperty("text").GetString()! });
         return Task.FromResult(StepResult.Succeeded());
     }
 
@@ -185,6 +190,68 @@ public sealed class FailFirstHandler(FlakyCounter counter, HandlerGates gates) :
 
     protected override Task<CompensationResult> CompensateAsync(StepContext context, ProbeDb db, CancellationToken cancellationToken) =>
         Task.FromResult(CompensationResult.Compensated);
+}
+
+/// <summary>
+/// Counts its calls per saga and adds a note "call n"; the first call of a saga waits at its gate (after running, before
+/// the barrier saves). Its output says which call it was, so a reply shows whose row it came from.
+/// </summary>
+public sealed class GatedNoteHandler(FlakyCounter counter, HandlerGates gates) : StepHandler<ProbeDb>
+{
+    public override string Action => "gated-note";
+
+    public override string? Compensation => null;
+
+    protected override async Task<StepResult> ExecuteAsync(StepContext context, ProbeDb db, CancellationToken cancellationToken)
+    {
+        var call = counter.Next(context.SagaId);
+        db.Notes.Add(new ProbeNote { Id = Guid.NewGuid(), SagaId = context.SagaId, Text = $"call {call}" });
+        if (call == 1)
+        {
+            await gates.PassAsync(context.SagaId, cancellationToken);
+        }
+
+        return StepResult.SucceededWith(new { call });
+    }
+
+    protected override Task<CompensationResult> CompensateAsync(StepContext context, ProbeDb db, CancellationToken cancellationToken) =>
+        Task.FromResult(CompensationResult.Compensated);
+}
+
+/// <summary>Records the text of every command the probe participant's contexts ran, failed ones included.</summary>
+public sealed class CommandLog : Microsoft.EntityFrameworkCore.Diagnostics.DbCommandInterceptor
+{
+    private readonly ConcurrentQueue<string> _commands = new();
+
+    public int Count => _commands.Count;
+
+    /// <summary>The commands after the first <paramref name="skip"/>.</summary>
+    public List<string> Since(int skip) => _commands.Skip(skip).ToList();
+
+    // Logged once run, so the text includes what other interceptors appended (the COMMIT of a one-trip save).
+    public override ValueTask<System.Data.Common.DbDataReader> ReaderExecutedAsync(System.Data.Common.DbCommand command, Microsoft.EntityFrameworkCore.Diagnostics.CommandExecutedEventData eventData, System.Data.Common.DbDataReader result, CancellationToken cancellationToken = default)
+    {
+        _commands.Enqueue(command.CommandText);
+        return ValueTask.FromResult(result);
+    }
+
+    public override ValueTask<int> NonQueryExecutedAsync(System.Data.Common.DbCommand command, Microsoft.EntityFrameworkCore.Diagnostics.CommandExecutedEventData eventData, int result, CancellationToken cancellationToken = default)
+    {
+        _commands.Enqueue(command.CommandText);
+        return ValueTask.FromResult(result);
+    }
+
+    public override ValueTask<object?> ScalarExecutedAsync(System.Data.Common.DbCommand command, Microsoft.EntityFrameworkCore.Diagnostics.CommandExecutedEventData eventData, object? result, CancellationToken cancellationToken = default)
+    {
+        _commands.Enqueue(command.CommandText);
+        return ValueTask.FromResult(result);
+    }
+
+    public override Task CommandFailedAsync(System.Data.Common.DbCommand command, Microsoft.EntityFrameworkCore.Diagnostics.CommandErrorEventData eventData, CancellationToken cancellationToken = default)
+    {
+        _commands.Enqueue(command.CommandText);
+        return Task.CompletedTask;
+    }
 }
 
 /// <summary>A gate per saga: a handler reaching it says so and waits until the test opens it.</summary>

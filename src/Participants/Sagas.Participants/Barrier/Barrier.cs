@@ -7,22 +7,27 @@ using Sagas.Contracts;
 namespace Sagas.Participants;
 
 /// <summary>
-/// One try of the barrier protocol in one local transaction. The barrier row is inserted before the handler
-/// runs so that a concurrent duplicate blocks on (PostgreSQL) or queues behind (SQLite) the key, then fails
-/// with a unique violation and replies from the committed row on its next try.
+/// One try of the barrier protocol in one local transaction. Normally the barrier row is inserted before the handler
+/// runs, so that a concurrent duplicate blocks on (PostgreSQL) or queues behind (SQLite) the key, then finds the
+/// committed row and replies from it. On PostgreSQL the first try of a step's first attempt writes the row only with
+/// its outcome, in the save that commits (a "late claim", one round trip and one statement fewer); a duplicate racing
+/// it then fails on the key at that save, its writes roll back, and its next try claims first.
 /// </summary>
 internal static class Barrier<TDb>
     where TDb : ParticipantDbContext
 {
-    public static async Task<object> ExecuteOnceAsync(AsyncServiceScope scope, Type handlerType, ExecuteStep message, string participant, CancellationToken ct)
+    /// <param name="firstTry">False on the in-process retries of a delivery: those always claim first.</param>
+    public static async Task<object> ExecuteOnceAsync(AsyncServiceScope scope, Type handlerType, ExecuteStep message, string participant, bool firstTry, CancellationToken ct)
     {
         await using var _ = scope;
         var db = Open(scope);
         using var gate = await SqliteWriteGate.EnterAsync(db, ct);
         await using var tx = await db.Database.BeginTransactionAsync(ct);
 
+        var handler = (IStepHandler)scope.ServiceProvider.GetRequiredService(handlerType);
         var row = NewRow(message.SagaId, message.Step, BarrierOps.Action, BarrierOutcomes.Pending);
-        if (!await TryClaimAsync(db, row, ct))
+        var claimLate = ClaimsLate(db, handler, message, firstTry);
+        if (!claimLate && !await TryClaimAsync(db, row, ct))
         {
             // A delivery before this one committed the key: reply from its row without running the handler.
             var existing = await FindAsync(db, message.SagaId, message.Step, BarrierOps.Action, ct)
@@ -35,15 +40,23 @@ internal static class Barrier<TDb>
             return ReplyFrom(existing, message);
         }
 
-        var handler = (IStepHandler)scope.ServiceProvider.GetRequiredService(handlerType);
         var context = new StepContext(participant, message.SagaId, message.Definition, message.Version, message.Step, message.Attempt, message.Data, db, scope.ServiceProvider);
-        var result = await handler.ExecuteAsync(context, ct);
+        StepResult result;
+        try
+        {
+            result = await handler.ExecuteAsync(context, ct);
+        }
+        catch (Exception ex) when (claimLate && !ct.IsCancellationRequested)
+        {
+            throw LateClaimFailed(message, ex);
+        }
+
         switch (result.Outcome)
         {
             case StepOutcome.Succeeded:
                 row.Outcome = BarrierOutcomes.Succeeded;
                 row.Output = result.Output is { } output ? output.GetRawText() : null;
-                await CommitWithSave.SaveAndCommitAsync(db, tx, row, ct);
+                await SaveAndCommitAsync(db, tx, row, claimLate, message, ct);
                 return ReplyFrom(row, message);
 
             case StepOutcome.BusinessFailure:
@@ -65,7 +78,7 @@ internal static class Barrier<TDb>
                 // The handler's writes so far (a job row, a hold) commit with the acceptance; the outcome comes later.
                 row.Outcome = BarrierOutcomes.Accepted;
                 row.Output = new AcceptedWork(message.Attempt, result.ExtendBy).ToJson();
-                await CommitWithSave.SaveAndCommitAsync(db, tx, row, ct);
+                await SaveAndCommitAsync(db, tx, row, claimLate, message, ct);
                 return new StepHeartbeat(message.SagaId, message.Step, message.Attempt, result.ExtendBy);
 
             default:
@@ -73,6 +86,45 @@ internal static class Barrier<TDb>
                 return new StepFailed(message.SagaId, message.Step, message.Attempt, true, result.Reason!, result.RetryAfter);
         }
     }
+
+    /// <summary>
+    /// Whether this try runs the handler before its key is written. Only on PostgreSQL, where the claim is a round trip
+    /// of its own; only for the first try of attempt 1, since a later attempt or a retry is the likely duplicate (the
+    /// coordinator re-sends with a higher attempt); and never for a handler with effects outside the transaction.
+    /// </summary>
+    private static bool ClaimsLate(TDb db, IStepHandler handler, ExecuteStep message, bool firstTry) =>
+        firstTry && message.Attempt == 1 && !handler.ClaimBeforeRunning && db.Database.IsNpgsql();
+
+    /// <summary>
+    /// Saves the handler's rows with the barrier row and commits. With a late claim the row is new here, and a key
+    /// already taken (a duplicate committed first) fails the save: nothing of this try commits, and the retry claims first.
+    /// </summary>
+    private static async Task SaveAndCommitAsync(TDb db, IDbContextTransaction tx, BarrierRow row, bool claimLate, ExecuteStep message, CancellationToken ct)
+    {
+        if (!claimLate)
+        {
+            await CommitWithSave.SaveAndCommitAsync(db, tx, row, ct);
+            return;
+        }
+
+        db.Barrier.Add(row);
+        try
+        {
+            await CommitWithSave.SaveAndCommitAsync(db, tx, row, ct);
+        }
+        catch (Exception ex) when (!ct.IsCancellationRequested)
+        {
+            throw LateClaimFailed(message, ex);
+        }
+    }
+
+    /// <summary>
+    /// A try that ran before claiming failed. Most likely a duplicate holds or took the key (its writes collided with
+    /// ours), so the error is not the verdict: retried, claiming first, it replies from the committed row or meets the
+    /// error again for real.
+    /// </summary>
+    private static BarrierConflictException LateClaimFailed(ExecuteStep message, Exception ex) =>
+        new($"Saga {message.SagaId} step {message.Step}: the try that runs before claiming its key failed; trying again, claiming first.", ex);
 
     /// <summary>The work is still running: do not start it twice; remember the newer attempt so the final reply counts.</summary>
     private static async Task<object> RecordNewerAttemptAsync(TDb db, IDbContextTransaction tx, BarrierRow existing, ExecuteStep message, CancellationToken ct)

@@ -46,8 +46,9 @@ public sealed class StepDispatcher<TDb>(
 
         try
         {
+            var tries = 0;
             return await registration.Pipeline.ExecuteAsync(
-                async token => await Barrier<TDb>.ExecuteOnceAsync(Scope(), handlerType, message, Participant, token),
+                async token => await Barrier<TDb>.ExecuteOnceAsync(Scope(), handlerType, message, Participant, ++tries == 1, token),
                 cancellationToken);
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)

@@ -14,6 +14,15 @@ public interface IStepHandler
     /// <summary>The compensation name carried by <c>CompensateStep.Compensation</c>; null when the action needs no undo.</summary>
     string? Compensation { get; }
 
+    /// <summary>
+    /// True when the action has effects outside its database transaction (it calls an API, sends mail, starts a job
+    /// elsewhere): the barrier then claims the step's key before the action runs, so no duplicate delivery ever runs it.
+    /// False (the default): on PostgreSQL the first attempt runs at once and its key is written with its outcome, one
+    /// round trip fewer; a duplicate of that attempt may then run the action too, but only one of them commits (the
+    /// other's writes roll back and it replies from the committed row).
+    /// </summary>
+    bool ClaimBeforeRunning => false;
+
     Task<StepResult> ExecuteAsync(StepContext context, CancellationToken cancellationToken);
 
     Task<CompensationResult> CompensateAsync(StepContext context, CancellationToken cancellationToken);
@@ -26,6 +35,9 @@ public abstract class StepHandler<TDb> : IStepHandler
     public abstract string Action { get; }
 
     public abstract string? Compensation { get; }
+
+    /// <inheritdoc cref="IStepHandler.ClaimBeforeRunning"/>
+    public virtual bool ClaimBeforeRunning => false;
 
     public Task<StepResult> ExecuteAsync(StepContext context, CancellationToken cancellationToken) =>
         ExecuteAsync(context, context.Db<TDb>(), cancellationToken);
