@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.ChangeTracking;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
@@ -15,7 +16,13 @@ namespace Sagas.Coordinator.Persistence;
 /// </summary>
 public abstract class SagasDbContext(DbContextOptions options, PayloadCipher? cipher = null) : DbContext(options)
 {
-    private static readonly JsonSerializerOptions StepJson = new(JsonSerializerDefaults.Web);
+    /// <summary>
+    /// The JSON of the steps, deferred replies and signals columns. Nulls, zeros and <c>false</c> are left out: every
+    /// property's default is what reading a missing one gives, so rows written before read the same. A step that has
+    /// not run then takes its name and nothing else, which keeps the saga row, rewritten on every transition, about a
+    /// third smaller (less to write, to log and to parse).
+    /// </summary>
+    private static readonly JsonSerializerOptions StepJson = new(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingDefault };
 
     public DbSet<SagaInstance> Sagas => Set<SagaInstance>();
 
