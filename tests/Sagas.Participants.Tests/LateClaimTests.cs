@@ -77,6 +77,29 @@ public sealed class LateClaimTests(PostgresParticipantFixture fixture) : IClassF
     }
 
     [SkippableFact]
+    public async Task ADuplicateThatClaimedFirst_DeadlocksWithTheFirstAttempt_BothReplyTheOneCommittedOutcome()
+    {
+        Skip.IfNot(fixture.Available, ParticipantFixture.PostgresVariable + " not set");
+        var (saga, lockNote) = (Guid.NewGuid(), Guid.NewGuid());
+        Assert.IsType<StepSucceeded>(await fixture.Probe.ExecuteAsync(Note(Guid.NewGuid(), 1, "lock", lockNote), default));
+        var message = new ExecuteStep(saga, "order", 1, "gated", "gated-note", 1, JsonSerializer.SerializeToElement(new { @lock = lockNote }));
+
+        // Attempt 1 (no claim) holds the shared row and waits; attempt 2 claims the step's key, then waits for that row.
+        // Released, attempt 1 saves and waits for the key: a deadlock, which PostgreSQL breaks by failing one of them.
+        var first = Task.Run(() => fixture.Probe.ExecuteAsync(message, default));
+        await fixture.Gates.ReachedAsync(saga).WaitAsync(TimeSpan.FromSeconds(30));
+        var second = Task.Run(() => fixture.Probe.ExecuteAsync(message with { Attempt = 2 }, default));
+        await Task.Delay(500);
+        fixture.Gates.Open(saga);
+        var replies = await Task.WhenAll(first, second).WaitAsync(TimeSpan.FromSeconds(60));
+
+        var outputs = replies.Select(r => Call(Assert.IsType<StepSucceeded>(r))).Distinct().ToList();
+        var winner = Assert.Single(outputs);
+        Assert.Equal([$"call {winner}"], await fixture.ProbeNotesAsync(saga));
+        Assert.Equal([BarrierOutcomes.Succeeded], await fixture.BarrierOutcomesAsync(saga));
+    }
+
+    [SkippableFact]
     public async Task BusinessFailureLosingToADuplicateOfTheSameAttempt_RepliesTheCommittedSuccess()
     {
         Skip.IfNot(fixture.Available, ParticipantFixture.PostgresVariable + " not set");

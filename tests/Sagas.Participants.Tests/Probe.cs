@@ -194,7 +194,8 @@ public sealed class FailFirstHandler(FlakyCounter counter, HandlerGates gates) :
 
 /// <summary>
 /// Counts its calls per saga and adds a note "call n"; the first call of a saga waits at its gate (after running, before
-/// the barrier saves). Its output says which call it was, so a reply shows whose row it came from.
+/// the barrier saves). Its output says which call it was, so a reply shows whose row it came from. With a <c>lock</c>
+/// note id in the data it first updates that note, holding its row lock until the try ends.
 /// </summary>
 public sealed class GatedNoteHandler(FlakyCounter counter, HandlerGates gates) : StepHandler<ProbeDb>
 {
@@ -205,6 +206,12 @@ public sealed class GatedNoteHandler(FlakyCounter counter, HandlerGates gates) :
     protected override async Task<StepResult> ExecuteAsync(StepContext context, ProbeDb db, CancellationToken cancellationToken)
     {
         var call = counter.Next(context.SagaId);
+        if (context.Data.TryGetProperty("lock", out var locked))
+        {
+            var id = locked.GetGuid();
+            await db.Notes.Where(n => n.Id == id).ExecuteUpdateAsync(u => u.SetProperty(n => n.Text, $"locked by call {call}"), cancellationToken);
+        }
+
         db.Notes.Add(new ProbeNote { Id = Guid.NewGuid(), SagaId = context.SagaId, Text = $"call {call}" });
         if (call == 1)
         {
