@@ -16,7 +16,8 @@ public interface IStepHandler
 
     /// <summary>
     /// True when the action has effects outside its database transaction (it calls an API, sends mail, starts a job
-    /// elsewhere): the barrier then claims the step's key before the action runs, so no duplicate delivery ever runs it.
+    /// elsewhere): the barrier then claims the step's key before the action runs, so a delivery that finds the step
+    /// recorded, or being recorded, never runs it (a try that failed before its commit still runs again on a retry).
     /// False (the default): on PostgreSQL the first attempt runs at once and its key is written with its outcome, one
     /// round trip fewer; a duplicate of that attempt may then run the action too, but only one of them commits (the
     /// other's writes roll back and it replies from the committed row).
