@@ -10,6 +10,7 @@
 #   scripts/bench.sh --systems ours,inmemory --concurrency 16,64 --duration 30
 #   other options: --warmup S --phase-warmup S --open-duration S --rate N --in-flight N --keep --prefix NAME
 #   --coordinator-env KEY=VALUE   extra environment for ours' coordinator (repeatable)
+#   --participants-env KEY=VALUE  extra environment for ours' participants host (repeatable)
 #   --log-coordinator-sql         PostgreSQL logs every statement on ours' coordinator database (see its server log)
 #   --no-lock      do not take /tmp/sagas-services.lock (a lock held only by PostgreSQL/RabbitMQ processes, which
 #                  inherited it from a command run under flock, is detected as stuck and skipped anyway)

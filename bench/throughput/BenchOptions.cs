@@ -57,6 +57,9 @@ public sealed class BenchOptions
     /// <summary>Extra environment for ours' coordinator (KEY=VALUE), e.g. to log its SQL or try a setting.</summary>
     public Dictionary<string, string> CoordinatorEnvironment { get; } = [];
 
+    /// <summary>Extra environment for ours' participants host (KEY=VALUE), e.g. to try a runtime setting.</summary>
+    public Dictionary<string, string> ParticipantsEnvironment { get; } = [];
+
     /// <summary>Open-loop rate; 0 = half of ours' peak (or of the system's own peak when ours is not run).</summary>
     public double Rate { get; private set; }
 
@@ -91,10 +94,8 @@ public sealed class BenchOptions
                 case "--pgbench": options.PgBench = Next(); break;
                 case "--logs": options.LogDirectory = Next(); break;
                 case "--rate": options.Rate = double.Parse(Next(), CultureInfo.InvariantCulture); break;
-                case "--coordinator-env":
-                    var pair = Next().Split('=', 2);
-                    options.CoordinatorEnvironment[pair[0]] = pair.Length > 1 ? pair[1] : "";
-                    break;
+                case "--coordinator-env": AddPair(options.CoordinatorEnvironment, Next()); break;
+                case "--participants-env": AddPair(options.ParticipantsEnvironment, Next()); break;
                 case "--keep": options.Keep = true; break;
                 case "--log-coordinator-sql": options.LogCoordinatorSql = true; break;
                 case "--no-lock": options.NoLock = true; break;
@@ -119,6 +120,12 @@ public sealed class BenchOptions
         ClosedDuration = TimeSpan.FromSeconds(3);
         OpenDuration = TimeSpan.FromSeconds(5);
         InFlight = 2_000;
+    }
+
+    private static void AddPair(Dictionary<string, string> environment, string pair)
+    {
+        var parts = pair.Split('=', 2);
+        environment[parts[0]] = parts.Length > 1 ? parts[1] : "";
     }
 
     private static TimeSpan Seconds(string value) => TimeSpan.FromSeconds(double.Parse(value, CultureInfo.InvariantCulture));

@@ -126,7 +126,7 @@ public sealed class OursSystem(BenchOptions options, Postgres postgres, int port
 
     private async Task LaunchParticipantsAsync()
     {
-        participants = ChildProcess.Start("ours-participants", "dotnet", [options.ParticipantsDll, "--service", "all"], new Dictionary<string, string>
+        var environment = new Dictionary<string, string>
         {
             ["Samples__Provider"] = "Postgres",
             ["ConnectionStrings__Inventory"] = postgres.ConnectionString(Inventory),
@@ -135,7 +135,13 @@ public sealed class OursSystem(BenchOptions options, Postgres postgres, int port
             ["Sagas__Transport__Kind"] = "RabbitMq",
             ["Sagas__Transport__RabbitMqUri"] = RabbitMqUri,
             ["Logging__LogLevel__Default"] = "Warning",
-        }, options.LogDirectory);
+        };
+        foreach (var (key, value) in options.ParticipantsEnvironment)
+        {
+            environment[key] = value;
+        }
+
+        participants = ChildProcess.Start("ours-participants", "dotnet", [options.ParticipantsDll, "--service", "all"], environment, options.LogDirectory);
         await Task.CompletedTask;
     }
 
