@@ -23,10 +23,10 @@ public sealed class DatabaseOptions
 
     /// <summary>
     /// PostgreSQL only: batches in flight at once. Fewer means more messages wait for a running batch and join the
-    /// next one (fewer commits at moderate load); more means less waiting. Two measured best on 2 cores
-    /// (docs/benchmarks.md, seventh session).
+    /// next one (fewer commits); more means less waiting. Since a batch takes one round trip, one executor gave the
+    /// least CPU per saga on 2 cores, at 180 sagas/s and at 128 in flight (docs/benchmarks.md, fourteenth session).
     /// </summary>
-    public int BatchExecutors { get; set; } = 2;
+    public int BatchExecutors { get; set; } = 1;
 
     /// <summary>
     /// PostgreSQL only: transitions write their rows with statements built once from the model and sent as one batch,
