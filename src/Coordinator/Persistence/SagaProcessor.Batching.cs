@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using Microsoft.EntityFrameworkCore;
 using Sagas.Contracts.Definitions;
 using Sagas.Coordinator.Engine;
@@ -10,17 +11,33 @@ namespace Sagas.Coordinator.Persistence;
 /// transaction, so under load they share its round trips and its commit. Each saga's change is still all-or-nothing,
 /// and a batch is just a way of running several first tries at once: when it fails as a whole (a duplicate, a
 /// concurrent transition on another instance, the database going away), every item in it goes on alone, as a second
-/// try that looks first. Nothing waits for a batch to fill: an idle executor takes whatever is queued, so a lone
-/// message runs at once, as it would without batching.
+/// try that looks first.
+/// <para>
+/// Batches are run by executor threads of their own (<see cref="DatabaseOptions.BatchExecutors"/>), started on demand
+/// and ended after a while with nothing to do. A thread of its own can wait a precise millisecond for a batch to fill
+/// (<see cref="DatabaseOptions.BatchWait"/>), where a timer on the thread pool takes two or three; it does so only
+/// while transitions arrive often enough for the wait to gather some (<see cref="BatchWaitPolicy"/>), so a lone message
+/// runs at once.
+/// </para>
 /// </summary>
 public sealed partial class SagaProcessor
 {
+    /// <summary>How long an executor thread with nothing to do stays for the next message before it ends.</summary>
+    private static readonly TimeSpan ExecutorIdle = TimeSpan.FromSeconds(2);
+
     private readonly ConcurrentQueue<Pending> _pending = new();
     private readonly SagaStateCache _cache = new(dbFactory.StateCache, clock);
+    private readonly SemaphoreSlim _wake = new(0);
     private int _executors;
+    private int _idleExecutors;
+
+    private long _waits;
 
     /// <summary>Sagas whose next event skips the read (tests).</summary>
     internal int CachedSagas => _cache.Count;
+
+    /// <summary>Batches that waited for more transitions to join them (tests).</summary>
+    internal long BatchWaits => Interlocked.Read(ref _waits);
 
     /// <summary>
     /// Queues the first try of a start or an event; the result is null when the batch failed as a whole. The caller
@@ -29,9 +46,17 @@ public sealed partial class SagaProcessor
     private async Task<object?> BatchAsync(Pending item, CancellationToken ct)
     {
         _pending.Enqueue(item);
-        if (TryEnterExecutor())
+        if (Volatile.Read(ref _idleExecutors) > 0)
         {
-            _ = Task.Run(ExecuteQueuedAsync, CancellationToken.None);
+            // An executor waits for work (it looked at the queue after saying so): wake it. A spare wake-up only makes
+            // an executor look at an empty queue once more.
+            _wake.Release();
+        }
+        else if (TryEnterExecutor())
+        {
+            // Unsafe: without this caller's execution context (its saga's log scope and trace), which would otherwise
+            // stay with the thread and every batch it runs.
+            new Thread(RunExecutor) { IsBackground = true, Name = "sagas-group-commit" }.UnsafeStart();
         }
 
         return await item.Done.Task.WaitAsync(ct);
@@ -55,33 +80,65 @@ public sealed partial class SagaProcessor
         }
     }
 
-    private async Task ExecuteQueuedAsync()
+    private void RunExecutor()
     {
+        var batch = new List<Pending>(Math.Min(dbFactory.MaxBatch, 16));
+        var policy = new BatchWaitPolicy(dbFactory.BatchWait);
         do
         {
-            var batch = new List<Pending>(Math.Min(dbFactory.MaxBatch, 16));
-            while (true)
+            while (NextBatch(batch, policy))
             {
-                batch.Clear();
-                while (batch.Count < dbFactory.MaxBatch && _pending.TryDequeue(out var item))
-                {
-                    batch.Add(item);
-                }
-
-                if (batch.Count == 0)
-                {
-                    break;
-                }
-
-                await ExecuteBatchAsync(batch);
+                // The batch's own I/O is asynchronous; this thread only waits for it, so the pool's threads are not held.
+                ExecuteBatchAsync(batch).GetAwaiter().GetResult();
             }
 
             Interlocked.Decrement(ref _executors);
 
-            // An item queued after the queue looked empty and before the decrement found every executor busy: look
-            // again, so it is not stranded.
+            // An item queued after this executor stopped waiting and before the decrement found every executor busy:
+            // look again, so it is not stranded.
         }
         while (!_pending.IsEmpty && TryEnterExecutor());
+    }
+
+    /// <summary>The next batch, after waiting for work (false: none came for <see cref="ExecutorIdle"/>, so the thread ends).</summary>
+    private bool NextBatch(List<Pending> batch, BatchWaitPolicy policy)
+    {
+        batch.Clear();
+        while (true)
+        {
+            Take(batch);
+            if (batch.Count > 0)
+            {
+                break;
+            }
+
+            Interlocked.Increment(ref _idleExecutors);
+            var woken = !_pending.IsEmpty || _wake.Wait(ExecutorIdle);
+            Interlocked.Decrement(ref _idleExecutors);
+            if (!woken)
+            {
+                return false;
+            }
+        }
+
+        if (policy.ShouldWait(batch.Count, Stopwatch.GetTimestamp()) && batch.Count < dbFactory.MaxBatch)
+        {
+            Interlocked.Increment(ref _waits);
+            Thread.Sleep(dbFactory.BatchWait);
+            var before = batch.Count;
+            Take(batch);
+            policy.Joined(batch.Count - before);
+        }
+
+        return true;
+    }
+
+    private void Take(List<Pending> batch)
+    {
+        while (batch.Count < dbFactory.MaxBatch && _pending.TryDequeue(out var item))
+        {
+            batch.Add(item);
+        }
     }
 
     private async Task ExecuteBatchAsync(List<Pending> batch)

@@ -24,6 +24,12 @@ public sealed class SagasDbFactory
         Concurrency = options.Concurrency;
         MaxBatch = options.Provider == DatabaseProvider.Postgres ? Math.Max(1, options.MaxBatch) : 1;
         BatchExecutors = Math.Max(1, options.BatchExecutors);
+        if (options.BatchWait < TimeSpan.Zero || options.BatchWait > TimeSpan.FromSeconds(1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.BatchWait, "Sagas:Database:BatchWait must be between 00:00:00 and 00:00:01");
+        }
+
+        BatchWait = TimeSpan.FromMilliseconds(Math.Ceiling(options.BatchWait.TotalMilliseconds));
         DirectWrites = options.Provider == DatabaseProvider.Postgres && options.DirectWrites;
         OneTripBatches = DirectWrites && Concurrency == ConcurrencyMode.Optimistic && MaxBatch > 1;
         StateCache = OneTripBatches ? Math.Max(0, options.StateCache) : 0;
@@ -69,6 +75,9 @@ public sealed class SagasDbFactory
 
     /// <summary>Batches in flight at once (<see cref="DatabaseOptions.BatchExecutors"/>).</summary>
     public int BatchExecutors { get; }
+
+    /// <summary>How long a batch that is not full may wait for more (<see cref="DatabaseOptions.BatchWait"/>), in whole milliseconds.</summary>
+    public TimeSpan BatchWait { get; }
 
     /// <summary>Transitions write their rows with <see cref="PostgresBatchWriter"/> (<see cref="DatabaseOptions.DirectWrites"/>, PostgreSQL only).</summary>
     public bool DirectWrites { get; }

@@ -199,6 +199,53 @@ public sealed class ConcurrencyScenarios : IDisposable
     }
 
     /// <summary>
+    /// Starts that arrive one after another, faster than the batch wait, gather in its batches: far fewer commits
+    /// than starts (a start every 20 ms, a wait of 200 ms). Without the wait each would find the executor idle and
+    /// commit alone.
+    /// </summary>
+    [Fact]
+    public async Task Start_SteadyStreamWithBatchWait_StartsShareCommits()
+    {
+        var store = await StandaloneStore.CreateAsync(DatabaseProvider.Postgres, configure: o => o.BatchWait = TimeSpan.FromMilliseconds(200));
+        _stores.Add(store);
+        var outbox = new RecordingOutbox();
+        var processor = store.NewProcessor(outbox);
+        var ids = Enumerable.Range(0, 30).Select(_ => Guid.NewGuid()).ToList();
+
+        var starts = new List<Task<StartResult>>();
+        foreach (var id in ids)
+        {
+            starts.Add(Task.Run(() => processor.StartAsync(new StartCommand(id, TestDefinitions.Fast, null, """{"orderId":"o"}"""), Guid.NewGuid(), default)));
+            await Task.Delay(20);
+        }
+
+        Assert.All(await Task.WhenAll(starts), r => Assert.Equal(StartOutcome.Started, r.Outcome));
+        Assert.True(processor.BatchWaits > 0);
+        await using var db = store.Factory.Create();
+        var commits = await db.Database.SqlQuery<string>($"SELECT xmin::text AS \"Value\" FROM sagas WHERE \"Id\" = ANY({ids.ToArray()})").ToListAsync();
+        Assert.Equal(ids.Count, commits.Count);
+        Assert.True(commits.Distinct().Count() <= ids.Count / 3, $"{ids.Count} starts 20 ms apart took {commits.Distinct().Count()} commits");
+        Assert.All(ids, id => Assert.Single(outbox.Records, r => r.SagaId == id && r.MessageType == nameof(ExecuteStep)));
+    }
+
+    /// <summary>A message that arrives alone, after nothing, is written at once: no wait for company that is not coming.</summary>
+    [Fact]
+    public async Task Start_LoneMessageWithBatchWait_WrittenWithoutWaiting()
+    {
+        var store = await StandaloneStore.CreateAsync(DatabaseProvider.Postgres, configure: o => o.BatchWait = TimeSpan.FromSeconds(1));
+        _stores.Add(store);
+        var processor = store.NewProcessor(new RecordingOutbox());
+        var id = Guid.NewGuid();
+
+        var result = await processor.StartAsync(new StartCommand(id, TestDefinitions.Fast, null, """{"orderId":"o"}"""), Guid.NewGuid(), default);
+
+        Assert.Equal(StartOutcome.Started, result.Outcome);
+        Assert.Equal(0, processor.BatchWaits);
+        await using var db = store.Factory.Create();
+        Assert.Equal(1, await db.Sagas.CountAsync(s => s.Id == id));
+    }
+
+    /// <summary>
     /// Redelivered replies arrive in the same burst as new ones: a batch holding a duplicate fails as a whole on the
     /// inbox key, and every reply in it must then still be applied once (or found a duplicate) on its own.
     /// </summary>

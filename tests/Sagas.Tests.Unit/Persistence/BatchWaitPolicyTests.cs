@@ -1,0 +1,102 @@
+using System.Diagnostics;
+using Sagas.Coordinator.Persistence;
+
+namespace Sagas.Tests.Unit.Persistence;
+
+/// <summary>When a group commit that is not full waits for company: only while transitions arrive often enough.</summary>
+public class BatchWaitPolicyTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromMilliseconds(1);
+
+    [Fact]
+    public void ShouldWait_FirstBatch_DoesNotWait()
+    {
+        var policy = new BatchWaitPolicy(Wait);
+
+        Assert.False(policy.ShouldWait(1, At(0)));
+    }
+
+    [Fact]
+    public void ShouldWait_OneTransitionEveryHalfMillisecond_Waits()
+    {
+        var policy = new BatchWaitPolicy(Wait);
+
+        var decisions = Stream(policy, every: TimeSpan.FromMicroseconds(500), batches: 20);
+
+        Assert.All(decisions.Skip(1), Assert.True);
+        Assert.InRange(policy.Rate, 1_900, 2_100);
+    }
+
+    [Fact]
+    public void ShouldWait_OneTransitionEveryTenMilliseconds_NeverWaits()
+    {
+        var policy = new BatchWaitPolicy(Wait);
+
+        var decisions = Stream(policy, every: TimeSpan.FromMilliseconds(10), batches: 20);
+
+        Assert.All(decisions, Assert.False);
+    }
+
+    [Fact]
+    public void ShouldWait_WaitTurnedOff_NeverWaits()
+    {
+        var policy = new BatchWaitPolicy(TimeSpan.Zero);
+
+        var decisions = Stream(policy, every: TimeSpan.FromMicroseconds(100), batches: 20);
+
+        Assert.All(decisions, Assert.False);
+    }
+
+    [Fact]
+    public void ShouldWait_AfterAPause_StopsWaitingAtOnce()
+    {
+        var policy = new BatchWaitPolicy(Wait);
+        Stream(policy, every: TimeSpan.FromMicroseconds(500), batches: 20);
+
+        // A lone message a second later: the estimate starts again from it.
+        Assert.False(policy.ShouldWait(1, At(10_000 + 1_000_000)));
+    }
+
+    [Fact]
+    public void ShouldWait_TransitionsThatJoinedAWait_CountTowardsTheRate()
+    {
+        var policy = new BatchWaitPolicy(Wait);
+        Assert.False(policy.ShouldWait(1, At(0)));
+
+        // One transition taken 4 ms later: 250 per second, too few to wait for.
+        Assert.False(policy.ShouldWait(1, At(4_000)));
+
+        // The same, with three more that joined a wait in between: 1,000 per second on average.
+        var joined = new BatchWaitPolicy(Wait);
+        joined.ShouldWait(1, At(0));
+        joined.Joined(3);
+        Assert.True(joined.ShouldWait(1, At(4_000)));
+    }
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(1_001)]
+    public void SagasDbFactory_BatchWaitOutOfRange_RefusedNamingTheSetting(int milliseconds)
+    {
+        var options = new DatabaseOptions { BatchWait = TimeSpan.FromMilliseconds(milliseconds) };
+
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new SagasDbFactory(options, "Data Source=:memory:"));
+
+        Assert.Contains("Sagas:Database:BatchWait", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void SagasDbFactory_BatchWaitUnderAMillisecond_RoundedUp()
+    {
+        var options = new DatabaseOptions { BatchWait = TimeSpan.FromMicroseconds(300) };
+
+        Assert.Equal(TimeSpan.FromMilliseconds(1), new SagasDbFactory(options, "Data Source=:memory:").BatchWait);
+    }
+
+    /// <summary>One transition per batch, <paramref name="every"/> apart; the decisions in order.</summary>
+    private static List<bool> Stream(BatchWaitPolicy policy, TimeSpan every, int batches) =>
+        Enumerable.Range(0, batches).Select(i => policy.ShouldWait(1, At((long)(i * every.TotalMicroseconds)))).ToList();
+
+    /// <summary>A <see cref="Stopwatch"/> timestamp <paramref name="microseconds"/> after an arbitrary start.</summary>
+    private static long At(long microseconds) => 1_000_000_000 + (microseconds * Stopwatch.Frequency / 1_000_000);
+}
