@@ -4,9 +4,10 @@ namespace Sagas.Coordinator.Persistence;
 
 /// <summary>
 /// Decides, for one group-commit executor, whether a batch that is not full waits <see cref="DatabaseOptions.BatchWait"/>
-/// for more transitions to join it. It waits only while transitions arrive often enough that about one or more would
-/// join during the wait (a smoothed arrival rate times the wait of at least one half). At a low rate no message waits
-/// for company that will not come; after a pause the estimate starts again from what arrives next.
+/// for more transitions to join it. It waits only when the transitions expected to join during the wait (a smoothed
+/// arrival rate times the wait) are at least half a one and at least half as many as the batch already holds. At a
+/// low rate no message waits for company that will not come; at a high rate the batches are already large, and a
+/// wait would only delay them. After a pause the estimate starts again from what arrives next.
 /// </summary>
 internal sealed class BatchWaitPolicy(TimeSpan wait)
 {
@@ -40,7 +41,7 @@ internal sealed class BatchWaitPolicy(TimeSpan wait)
 
         _since = now;
         _arrived = 0;
-        return _waitSeconds > 0 && _rate * _waitSeconds >= 0.5;
+        return _waitSeconds > 0 && 2 * _rate * _waitSeconds >= Math.Max(1, taken);
     }
 
     /// <summary>The transitions that joined during a wait: they count towards the next measurement.</summary>

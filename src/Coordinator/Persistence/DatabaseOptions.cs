@@ -30,9 +30,10 @@ public sealed class DatabaseOptions
 
     /// <summary>
     /// PostgreSQL only: how long a batch that is not full waits for more transitions to join it before it is written,
-    /// rounded up to whole milliseconds, at most one second. It waits only while transitions arrive often enough for
-    /// about one or more to join (so a lone message never waits). Fewer, larger commits cost the database less CPU per
-    /// saga, for about this much more latency per transition. Zero turns the wait off.
+    /// rounded up to whole milliseconds, at most one second. It waits only when the transitions expected to join are
+    /// at least half a one and half as many as the batch holds (so neither a lone message nor a large batch waits).
+    /// Fewer, larger commits cost the database less CPU per saga, for about this much more latency per transition.
+    /// Zero turns the wait off.
     /// </summary>
     public TimeSpan BatchWait { get; set; } = TimeSpan.FromMilliseconds(1);
 

@@ -28,6 +28,21 @@ public class BatchWaitPolicyTests
     }
 
     [Fact]
+    public void ShouldWait_BatchAlreadyLargerThanTwiceWhatWouldJoin_DoesNotWait()
+    {
+        // Four transitions every 2 ms: 2,000 per second, so about 2 would join a 1-ms wait.
+        var policy = new BatchWaitPolicy(Wait);
+        for (var i = 0; i < 10; i++)
+        {
+            policy.ShouldWait(4, At(i * 2_000));
+        }
+
+        Assert.True(policy.ShouldWait(4, At(20_000)));
+        Assert.False(policy.ShouldWait(5, At(22_500)));
+        Assert.False(policy.ShouldWait(20, At(32_500)));
+    }
+
+    [Fact]
     public void ShouldWait_OneTransitionEveryTenMilliseconds_NeverWaits()
     {
         var policy = new BatchWaitPolicy(Wait);
