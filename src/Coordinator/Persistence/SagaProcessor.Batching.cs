@@ -15,9 +15,9 @@ namespace Sagas.Coordinator.Persistence;
 /// <para>
 /// Batches are run by executor threads of their own (<see cref="DatabaseOptions.BatchExecutors"/>), started on demand
 /// and ended after a while with nothing to do. A thread of its own can wait a precise millisecond for a batch to fill
-/// (<see cref="DatabaseOptions.BatchWait"/>), where a timer on the thread pool takes two or three; it does so only
-/// while transitions arrive often enough for the wait to gather some (<see cref="BatchWaitPolicy"/>), so a lone message
-/// runs at once.
+/// (<see cref="DatabaseOptions.BatchWait"/>), where a timer on the thread pool takes two or three. It waits only when
+/// transitions arrive often enough for the wait to add a good part to the batch (<see cref="BatchWaitPolicy"/>), so
+/// neither a lone message nor a large batch waits.
 /// </para>
 /// </summary>
 public sealed partial class SagaProcessor
@@ -30,7 +30,6 @@ public sealed partial class SagaProcessor
     private readonly SemaphoreSlim _wake = new(0);
     private int _executors;
     private int _idleExecutors;
-
     private long _waits;
 
     /// <summary>Sagas whose next event skips the read (tests).</summary>
