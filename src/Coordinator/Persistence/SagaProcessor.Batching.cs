@@ -87,8 +87,21 @@ public sealed partial class SagaProcessor
         {
             while (NextBatch(batch, policy))
             {
-                // The batch's own I/O is asynchronous; this thread only waits for it, so the pool's threads are not held.
-                ExecuteBatchAsync(batch).GetAwaiter().GetResult();
+                try
+                {
+                    // The batch's own I/O is asynchronous; this thread only waits for it, so the pool's threads are not held.
+                    ExecuteBatchAsync(batch).GetAwaiter().GetResult();
+                }
+                catch (Exception ex)
+                {
+                    // ExecuteBatchAsync settles its own failures; anything else must not end the process with this
+                    // thread. Items not settled yet go on alone, as after a failed batch.
+                    logger.LogError(ex, "A group-commit batch of {Count} transitions failed unexpectedly", batch.Count);
+                    foreach (var item in batch)
+                    {
+                        item.Done.TrySetResult(null);
+                    }
+                }
             }
 
             Interlocked.Decrement(ref _executors);
