@@ -273,10 +273,12 @@ internal static class Barrier<TDb>
     }
 
     /// <summary>Inserts the row unless its key is taken; the number of rows inserted.</summary>
-    private static Task<int> InsertAsync(TDb db, BarrierRow row, CancellationToken ct) =>
-        db.Database.ExecuteSqlAsync(
-            $"INSERT INTO saga_barrier (saga_id, step, op, outcome, reason, created_at) VALUES ({row.SagaId}, {row.Step}, {row.Op}, {row.Outcome}, {row.Reason}, {row.CreatedAt}) ON CONFLICT DO NOTHING",
-            ct);
+    private static Task<int> InsertAsync(TDb db, BarrierRow row, CancellationToken ct)
+    {
+        // A null reason goes as SQL NULL (EF makes a parameter of every value, null included).
+        object?[] values = [row.SagaId, row.Step, row.Op, row.Outcome, row.Reason, row.CreatedAt];
+        return db.Database.ExecuteSqlRawAsync(BarrierSql.InsertUnlessTaken(db), values!, ct);
+    }
 
     private static async Task ClaimAsync(TDb db, CancellationToken ct)
     {

@@ -19,6 +19,7 @@ public static class ParticipantDatabase
         ArgumentNullException.ThrowIfNull(services);
         await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<TDb>();
+        EnsureSupportedProvider(db);
         if (db.Database.IsSqlite())
         {
             var path = new SqliteConnectionStringBuilder(db.Database.GetConnectionString()).DataSource;
@@ -37,6 +38,21 @@ public static class ParticipantDatabase
         }
 
         await db.SeedAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Refuses a provider the barrier was not built for. Its exactly-once rests on what SQLite and PostgreSQL do: the
+    /// <c>ON CONFLICT</c> claim, their unique-violation and transient error codes, SQLite's single writer. On another
+    /// database the first duplicate delivery would fail instead of being answered from its row.
+    /// </summary>
+    public static void EnsureSupportedProvider(DbContext db)
+    {
+        ArgumentNullException.ThrowIfNull(db);
+        if (!db.Database.IsSqlite() && !db.Database.IsNpgsql())
+        {
+            throw new NotSupportedException(
+                $"{db.GetType().Name} uses the database provider {db.Database.ProviderName}. Saga participants run on SQLite (UseSagasSqlite) or PostgreSQL (UseSagasPostgres or UseNpgsql).");
+        }
     }
 
     /// <summary>SQLite file with a busy timeout, so writers from other processes wait instead of failing.</summary>

@@ -16,6 +16,13 @@ internal sealed class ParticipantInitializer<TDb>(IServiceProvider services, ILo
     {
         // Bad keys fail the start, not the first message.
         services.GetRequiredService<PayloadCodec>();
+
+        // So does a provider the barrier cannot work with: retrying would not make it ready.
+        await using (var scope = services.CreateAsyncScope())
+        {
+            ParticipantDatabase.EnsureSupportedProvider(scope.ServiceProvider.GetRequiredService<TDb>());
+        }
+
         var delay = TimeSpan.FromMilliseconds(250);
         for (var attempt = 1; ; attempt++)
         {
