@@ -293,7 +293,7 @@ static Process StartCoordinator(string dll, string connectionString, int port, s
     start.ArgumentList.Add($"http://127.0.0.1:{port}");
     var env = start.Environment;
     env["ASPNETCORE_ENVIRONMENT"] = "Production";
-    env["Sagas__Mode"] = "Distributed";
+    env["Sagas__Mode"] = "Embedded"; // no broker: the search benchmark sends no commands
     env["Sagas__Database__Provider"] = "Postgres";
     env["Sagas__Database__MigrateOnStart"] = "false";
     env["ConnectionStrings__Sagas"] = connectionString;

@@ -15,6 +15,15 @@ public static class MessagingRegistration
         var sagas = builder.Configuration.GetSection(SagasOptions.Section).Get<SagasOptions>() ?? new SagasOptions();
         var transport = builder.Configuration.GetSection(TransportOptions.Section).Get<TransportOptions>() ?? new TransportOptions();
         var hostSamples = sagas.HostSampleParticipants ?? sagas.Mode == SagasMode.Embedded;
+        if (sagas.Mode == SagasMode.Distributed && transport.Kind == TransportKind.InMemory && !hostSamples)
+        {
+            // The mode chooses neither the transport nor the database; left at their embedded values, the coordinator
+            // would take starts and wait forever for participants that cannot hear it.
+            throw new InvalidOperationException(
+                "Sagas:Mode is Distributed, but Sagas:Transport:Kind is InMemory: no participant outside this process could receive a command. "
+                + "Set Sagas:Transport:Kind to RabbitMq, with Sagas:Transport:RabbitMqUri (and Sagas:Database:Provider with ConnectionStrings:Sagas for a shared database), or use Mode Embedded.");
+        }
+
         if (hostSamples)
         {
             builder.AddEmbeddedSampleParticipants();
