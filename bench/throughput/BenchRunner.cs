@@ -71,6 +71,13 @@ public static class BenchRunner
         }
 
         Report.Print(Console.Out, options, reports, inFlight, commitsPerSaga, messagesPerSaga);
+        if (options.Keep)
+        {
+            // Left-over vhosts slowed later runs' broker (docs/benchmarks.md, tenth session): say how to drop them.
+            Log($"kept the vhost {options.VirtualHost} and the databases {options.Prefix}_*. To drop them: rabbitmqctl delete_vhost {options.VirtualHost}, "
+                + $"and DROP DATABASE ... WITH (FORCE) for each of: SELECT datname FROM pg_database WHERE starts_with(datname, '{options.Prefix}_')");
+        }
+
         Log($"finished in {clock.Elapsed:mm\\:ss}");
         return 0;
     }
