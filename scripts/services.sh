@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Local test infrastructure without Docker or systemd: RabbitMQ (Debian package) and a private
-# PostgreSQL 15 cluster, both bound to 127.0.0.1. Every subcommand is idempotent.
+# Local test infrastructure without Docker or systemd: RabbitMQ (Debian package), a private
+# PostgreSQL 15 cluster and an S3-compatible server for the claim-check tests (s3rver from npm), all bound
+# to 127.0.0.1. Every subcommand is idempotent.
 #
-#   scripts/services.sh install   install missing packages (needs root, apt)
-#   scripts/services.sh start     start RabbitMQ (5672) and PostgreSQL (55432); no-op if running
-#   scripts/services.sh stop      stop both
-#   scripts/services.sh status    print state; exit 0 only if both are up
+#   scripts/services.sh install   install missing packages (needs root, apt; s3rver from the npm registry)
+#   scripts/services.sh start     start RabbitMQ (5672), PostgreSQL (55432) and s3rver (4569); no-op if running
+#   scripts/services.sh stop      stop them
+#   scripts/services.sh status    print state; exit 0 only if all are up
 #   scripts/services.sh env       print the export lines the tests read
 #
 # Overridable: SAGAS_PG_DIR (default /var/lib/sagas/pg), SAGAS_PG_PORT (default 55432),
-# SAGAS_PG_SHARED_BUFFERS (default 1GB).
+# SAGAS_PG_SHARED_BUFFERS (default 1GB), SAGAS_S3_DIR (default /var/lib/sagas/s3), SAGAS_S3_PORT (default 4569).
 set -euo pipefail
 
 PG_BIN="${SAGAS_PG_BIN:-/usr/lib/postgresql/15/bin}"
@@ -20,6 +21,12 @@ PG_PORT="${SAGAS_PG_PORT:-55432}"
 PG_SHARED_BUFFERS="${SAGAS_PG_SHARED_BUFFERS:-1GB}"
 PG_LOG="$(dirname "$PG_DIR")/pg.log"
 RABBIT_PORT=5672
+S3_DIR="${SAGAS_S3_DIR:-/var/lib/sagas/s3}"
+S3_PORT="${SAGAS_S3_PORT:-4569}"
+# s3rver keeps objects as files under data/; the tests use one bucket and a prefix of their own per run.
+S3_BIN="$S3_DIR/tool/node_modules/.bin/s3rver"
+S3_BUCKET=sagas-test
+S3RVER_VERSION=3.7.1
 RABBIT_PID_FILE="/var/lib/rabbitmq/mnesia/rabbit@$(hostname -s).pid"
 
 # Any rabbitmqctl call may spawn epmd (port 4369); keep it on loopback too.
@@ -60,10 +67,24 @@ install() {
     if ! command -v psql >/dev/null 2>&1; then
         apt_install postgresql-client-15
     fi
+    if ! command -v npm >/dev/null 2>&1; then
+        apt_install nodejs npm
+    fi
+    if [ ! -x "$S3_BIN" ]; then
+        log "npm install s3rver@$S3RVER_VERSION into $S3_DIR/tool"
+        mkdir -p "$S3_DIR/tool"
+        npm install --prefix "$S3_DIR/tool" --no-audit --no-fund --loglevel=error "s3rver@$S3RVER_VERSION" >/dev/null
+    else
+        log "s3rver already installed"
+    fi
 }
 
 rabbit_running() {
     rabbitmqctl -q status >/dev/null 2>&1
+}
+
+s3_running() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$S3_PORT") 2>/dev/null
 }
 
 pg_running() {
@@ -110,9 +131,36 @@ start_pg() {
     log "postgresql up"
 }
 
+start_s3() {
+    if s3_running; then
+        log "s3rver already running"
+        return
+    fi
+    log "starting s3rver on 127.0.0.1:$S3_PORT (bucket $S3_BUCKET)"
+    mkdir -p "$S3_DIR/data"
+    # Without this shell's other descriptors: started under `flock`, it would otherwise hold the services lock for good.
+    (
+        for fd in /proc/self/fd/*; do
+            n=${fd##*/}
+            [ "$n" -gt 2 ] && eval "exec $n>&-" 2>/dev/null
+        done
+        exec nohup "$S3_BIN" --directory "$S3_DIR/data" --address 127.0.0.1 --port "$S3_PORT" --configure-bucket "$S3_BUCKET" --silent \
+            >"$S3_DIR/s3rver.log" 2>&1
+    ) &
+    echo $! >"$S3_DIR/s3rver.pid"
+    local i
+    for i in $(seq 1 60); do
+        s3_running && { log "s3rver up"; return; }
+        sleep 0.5
+    done
+    log "s3rver did not start; see $S3_DIR/s3rver.log"
+    return 1
+}
+
 start() {
     start_rabbit
     start_pg
+    start_s3
 }
 
 stop() {
@@ -128,18 +176,28 @@ stop() {
     else
         log "postgresql not running"
     fi
+    if s3_running && [ -f "$S3_DIR/s3rver.pid" ]; then
+        log "stopping s3rver"
+        kill "$(cat "$S3_DIR/s3rver.pid")" 2>/dev/null || true
+        rm -f "$S3_DIR/s3rver.pid"
+    else
+        log "s3rver not running"
+    fi
 }
 
 status() {
     local rc=0
     if rabbit_running; then echo "rabbitmq: running (amqp://127.0.0.1:$RABBIT_PORT)"; else echo "rabbitmq: stopped"; rc=1; fi
     if pg_running; then echo "postgresql: running (127.0.0.1:$PG_PORT, data $PG_DIR)"; else echo "postgresql: stopped"; rc=1; fi
+    if s3_running; then echo "s3rver: running (http://127.0.0.1:$S3_PORT, bucket $S3_BUCKET)"; else echo "s3rver: stopped"; rc=1; fi
     return $rc
 }
 
 env_lines() {
     echo "export SAGAS_TEST_RABBITMQ='amqp://guest:guest@127.0.0.1:$RABBIT_PORT/'"
     echo "export SAGAS_TEST_POSTGRES='Host=127.0.0.1;Port=$PG_PORT;Username=postgres'"
+    # s3rver accepts its fixed key pair (S3RVER / S3RVER) and any region.
+    echo "export SAGAS_TEST_S3='http://127.0.0.1:$S3_PORT/$S3_BUCKET'"
 }
 
 case "${1:-}" in

@@ -43,6 +43,7 @@ if [ "$SERVICES" = 1 ]; then
 fi
 echo "SAGAS_TEST_RABBITMQ=${SAGAS_TEST_RABBITMQ:-<unset>}"
 echo "SAGAS_TEST_POSTGRES=${SAGAS_TEST_POSTGRES:-<unset>}"
+echo "SAGAS_TEST_S3=${SAGAS_TEST_S3:-<unset>}"
 
 # The browser tests (tests/Sagas.Tests.Browser) drive Debian's chromium through Playwright; no browser is downloaded.
 if [ ! -x /usr/bin/chromium ]; then

@@ -17,6 +17,7 @@ public sealed class S3ClaimStore : IClaimStore, IDisposable
 {
     private readonly AmazonS3Client _client;
     private readonly S3ClaimOptions _options;
+    private readonly bool _singleChunk;
 
     public S3ClaimStore(S3ClaimOptions options)
     {
@@ -31,6 +32,15 @@ public sealed class S3ClaimStore : IClaimStore, IDisposable
         if (!string.IsNullOrWhiteSpace(options.ServiceUrl))
         {
             config.ServiceURL = options.ServiceUrl;
+
+            // Over plain HTTP the SDK signs an upload chunk by chunk (aws-chunked): s3rver kept that framing as the
+            // object's content (found by this store's tests), so a claim never read back. One signed body instead.
+            // And since early 2025 the SDK adds a checksum to every upload, which several S3-compatible services are
+            // reported to refuse (not reproduced here): only where an operation requires one. The claim carries its
+            // own SHA-256, checked on reading.
+            _singleChunk = true;
+            config.RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED;
+            config.ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED;
             if (!string.IsNullOrWhiteSpace(options.Region))
             {
                 config.AuthenticationRegion = options.Region;
@@ -66,7 +76,14 @@ public sealed class S3ClaimStore : IClaimStore, IDisposable
 
         // Same id, same content: overwriting an existing object changes nothing, so no existence check is needed.
         await _client.PutObjectAsync(
-            new PutObjectRequest { BucketName = _options.BucketName, Key = Key(claim.Id), ContentBody = claim.Body, ContentType = "application/json" },
+            new PutObjectRequest
+            {
+                BucketName = _options.BucketName,
+                Key = Key(claim.Id),
+                ContentBody = claim.Body,
+                ContentType = "application/json",
+                UseChunkEncoding = !_singleChunk,
+            },
             cancellationToken);
     }
 
