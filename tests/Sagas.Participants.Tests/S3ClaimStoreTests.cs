@@ -13,7 +13,7 @@ namespace Sagas.Participants.Tests;
 /// its endpoint and bucket): claims round-trip byte for byte under their prefix, a missing one reads as absent, a
 /// rewrite is harmless, and a large payload goes through the codec and back.
 /// </summary>
-public sealed class S3ClaimStoreTests : IDisposable
+public sealed class S3ClaimStoreTests : IAsyncLifetime
 {
     /// <summary><c>http://host:port/bucket</c>; s3rver's fixed key pair is used.</summary>
     public const string Variable = "SAGAS_TEST_S3";
@@ -29,7 +29,22 @@ public sealed class S3ClaimStoreTests : IDisposable
         }
     }
 
-    public void Dispose() => _store?.Dispose();
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        if (_store is not null)
+        {
+            // The bucket outlives the run: leave nothing of this test in it.
+            using var client = Client(Options(_prefix)!);
+            foreach (var item in await ListAsync())
+            {
+                await client.DeleteObjectAsync(item.BucketName, item.Key);
+            }
+
+            _store.Dispose();
+        }
+    }
 
     /// <summary>The store's settings for the test server, or null when <see cref="Variable"/> is not set.</summary>
     public static S3ClaimOptions? Options(string prefix, string? bucket = null)
@@ -111,10 +126,12 @@ public sealed class S3ClaimStoreTests : IDisposable
     private async Task<List<S3Object>> ListAsync()
     {
         var options = Options(_prefix)!;
-        using var client = new AmazonS3Client(
-            new BasicAWSCredentials(options.AccessKey, options.SecretKey),
-            new AmazonS3Config { ServiceURL = options.ServiceUrl, AuthenticationRegion = options.Region, ForcePathStyle = true });
+        using var client = Client(options);
         var response = await client.ListObjectsV2Async(new ListObjectsV2Request { BucketName = options.BucketName, Prefix = _prefix });
         return response.S3Objects ?? [];
     }
+
+    private static AmazonS3Client Client(S3ClaimOptions options) => new(
+        new BasicAWSCredentials(options.AccessKey, options.SecretKey),
+        new AmazonS3Config { ServiceURL = options.ServiceUrl, AuthenticationRegion = options.Region, ForcePathStyle = true });
 }

@@ -28,12 +28,26 @@ public sealed class S3ClaimBackend : DistributedBackend
     /// <summary>The keys and sizes of the claim objects this backend wrote.</summary>
     public async Task<List<(string Key, long Size)>> ClaimObjectsAsync()
     {
-        using var client = new AmazonS3Client(
-            new BasicAWSCredentials("S3RVER", "S3RVER"),
-            new AmazonS3Config { ServiceURL = ServiceUrl, AuthenticationRegion = "us-east-1", ForcePathStyle = true });
+        using var client = S3Client();
         var response = await client.ListObjectsV2Async(new ListObjectsV2Request { BucketName = Bucket, Prefix = Prefix });
         return (response.S3Objects ?? []).Select(o => (o.Key, o.Size ?? 0)).ToList();
     }
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+
+        // The bucket outlives the run: leave nothing of this one in it.
+        using var client = S3Client();
+        foreach (var (key, _) in await ClaimObjectsAsync())
+        {
+            await client.DeleteObjectAsync(Bucket, key);
+        }
+    }
+
+    private static AmazonS3Client S3Client() => new(
+        new BasicAWSCredentials("S3RVER", "S3RVER"),
+        new AmazonS3Config { ServiceURL = ServiceUrl, AuthenticationRegion = "us-east-1", ForcePathStyle = true });
 
     protected override async Task<Dictionary<string, string?>> SettingsAsync()
     {
