@@ -377,6 +377,45 @@ public class SagaEngineTests
         Assert.Null(saga.Instance.NextWakeAt);
     }
 
+    [Theory]
+    [InlineData(20, true)]
+    [InlineData(25, false)]
+    public void Handle_DefaultCompensationPolicy_RidesOutAboutTwentyMinutesOfRetryableFailures(int outageMinutes, bool undone)
+    {
+        // No compensationRetry: the default applies. The participant's database is down, so every compensation is
+        // answered at once with a retryable failure until the outage ends; then the next attempt succeeds.
+        var saga = SagaDriver.Start(SagaDefinitionBuilder.Create("defaults", 1)
+            .Step("a", s => s.On("pa").Action("do-a").Compensation("undo-a"))
+            .Step("b", s => s.On("pb").Action("do-b").Compensation("undo-b"))
+            .Build());
+        saga.Succeed("a");
+        saga.Fail("b");
+        var attempt = 1;
+        while (saga.Now < T0 + TimeSpan.FromMinutes(outageMinutes) && saga.Instance.State == SagaState.Compensating)
+        {
+            saga.CompensationFailed("a", attempt, retryable: true, reason: "database down");
+            if (saga.Instance.State == SagaState.Compensating)
+            {
+                Assert.Equal([$"comp:a#{++attempt}"], saga.TickAt(saga.Step("a").DueAt!.Value).Messages.Describe());
+            }
+        }
+
+        if (undone)
+        {
+            saga.Compensated("a", attempt);
+            Assert.Equal(SagaState.Compensated, saga.Instance.State);
+            Assert.InRange(attempt, 40, 49);
+        }
+        else
+        {
+            // About 21 minutes of failures use up the 50 attempts: a person takes over, with the reason.
+            Assert.Equal(SagaState.Failed, saga.Instance.State);
+            Assert.Equal(50, attempt);
+            Assert.InRange(saga.Now - T0, TimeSpan.FromMinutes(21), TimeSpan.FromMinutes(22));
+            Assert.Equal("compensation of a failed after 50 attempt(s): database down", saga.Instance.Reason);
+        }
+    }
+
     [Fact]
     public void Handle_NonRetryableCompensationFailed_FailsSaga()
     {
