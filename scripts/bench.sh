@@ -2,6 +2,8 @@
 # Saga throughput benchmark (issue 8): the same three-step order-fulfilment workload on ours (distributed mode)
 # and on the peers (MassTransit state machine with the in-memory repository, MassTransit Courier, Wolverine
 # with PostgreSQL durability), plus the limits (pgbench, raw RabbitMQ), one after the other on this machine.
+# Systems: ours (participants doing one INSERT per step, as the peers' do), inmemory, courier, wolverine, pgbench,
+# rabbitmq, ours-samples (ours with the sample participants, which also update a stock or balance row).
 # Results and method: docs/benchmarks.md, "Saga throughput against peers and limits".
 #
 #   scripts/bench.sh                       full run (closed loop at 8, 32, 128; open loop at half of ours' peak;

@@ -5,7 +5,7 @@ namespace Sagas.Bench.Throughput;
 /// <summary>Command-line options of the benchmark run (see scripts/bench.sh for the documented set).</summary>
 public sealed class BenchOptions
 {
-    public static readonly string[] AllSystems = ["ours", "inmemory", "courier", "wolverine", "pgbench", "rabbitmq"];
+    public static readonly string[] AllSystems = ["ours", "inmemory", "courier", "wolverine", "pgbench", "rabbitmq", "ours-samples"];
 
     public bool Quick { get; private set; }
 

@@ -85,6 +85,7 @@ public static class BenchRunner
     private static ISystemUnderTest Create(string name, BenchOptions options, Postgres postgres, int messagesPerSaga) => name switch
     {
         "ours" => new OursSystem(options, postgres, FreePort()),
+        OursSystem.SamplesName => new OursSystem(options, postgres, FreePort(), samples: true),
         _ => new PeerSystem(name, options, postgres, messagesPerSaga),
     };
 

@@ -8,7 +8,7 @@ using Sagas.Bench.Throughput.Peers.Wolverine;
 
 namespace Sagas.Bench.Throughput.Peers;
 
-/// <summary>`Sagas.Bench.Throughput host inmemory|courier|wolverine|rabbitmq`: one peer system (or the broker-limit relay), run by the driver as a child process.</summary>
+/// <summary>`Sagas.Bench.Throughput host inmemory|courier|wolverine|rabbitmq|ours-participants`: one peer system (or the broker-limit relay, or ours' participants), run by the driver as a child process.</summary>
 public static class PeerHost
 {
     public static async Task<int> RunAsync(string kind)
@@ -16,6 +16,11 @@ public static class PeerHost
         if (kind == "rabbitmq")
         {
             return await Limits.RabbitRelay.RunAsync();
+        }
+
+        if (kind == "ours-participants")
+        {
+            return await Ours.OneWriteParticipants.RunAsync();
         }
 
         var settings = PeerSettings.FromEnvironment();

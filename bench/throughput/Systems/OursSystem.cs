@@ -4,17 +4,22 @@ using Sagas.Bench.Throughput.Load;
 namespace Sagas.Bench.Throughput.Systems;
 
 /// <summary>
-/// Ours in distributed mode: the Release coordinator and the sample participants host as separate processes,
-/// PostgreSQL and RabbitMQ, exactly as scripts/run-distributed.sh configures them (own databases, own vhost).
+/// Ours in distributed mode: the Release coordinator and a participants host as separate processes, PostgreSQL and
+/// RabbitMQ, configured as scripts/run-distributed.sh does (own databases, own vhost). The participants are either the
+/// workload's (<c>ours</c>: one INSERT per step, as the peers' participants do, through the participant library; see
+/// <see cref="Ours.OneWriteParticipants"/>) or the samples' (<c>ours-samples</c>: <c>Sagas.Samples.Host</c>, which also
+/// updates a stock or balance row in two of the three steps).
 /// </summary>
-public sealed class OursSystem(BenchOptions options, Postgres postgres, int port) : ISystemUnderTest
+public sealed class OursSystem(BenchOptions options, Postgres postgres, int port, bool samples = false) : ISystemUnderTest
 {
+    public const string SamplesName = "ours-samples";
+
     private const int SeededKeys = 1000;
 
     private ChildProcess? coordinator;
     private ChildProcess? participants;
 
-    public string Name => "ours";
+    public string Name => samples ? SamplesName : "ours";
 
     // Orders spread over 1,000 SKUs and customers so that participants do not all queue on one hot row.
     public StartMessage Start { get; } = StartMessage.MassTransit("sagas-coordinator", "urn:message:Sagas.Contracts:StartSaga", id => new
@@ -141,7 +146,8 @@ public sealed class OursSystem(BenchOptions options, Postgres postgres, int port
             environment[key] = value;
         }
 
-        participants = ChildProcess.Start("ours-participants", "dotnet", [options.ParticipantsDll, "--service", "all"], environment, options.LogDirectory);
+        string[] arguments = samples ? [options.ParticipantsDll, "--service", "all"] : [typeof(OursSystem).Assembly.Location, "host", "ours-participants"];
+        participants = ChildProcess.Start("ours-participants", "dotnet", arguments, environment, options.LogDirectory);
         await Task.CompletedTask;
     }
 
@@ -173,12 +179,14 @@ public sealed class OursSystem(BenchOptions options, Postgres postgres, int port
         throw new InvalidOperationException($"the coordinator did not get ready; see {options.LogDirectory}/ours-coordinator.log");
     }
 
-    /// <summary>The participants host creates its databases at start; once the tables exist, add the benchmark's SKUs and customers.</summary>
+    /// <summary>
+    /// The participants host creates its databases at start; once the tables exist, add the samples' SKUs and customers
+    /// (the workload's participants need no data).
+    /// </summary>
     private async Task SeedAsync()
     {
         var until = DateTime.UtcNow.AddSeconds(60);
-        while (!(await postgres.TableExistsAsync(Inventory, "stock") && await postgres.TableExistsAsync(Payments, "accounts")
-            && await postgres.TableExistsAsync(Shipping, "shipments")))
+        while (!await TablesExistAsync())
         {
             if (DateTime.UtcNow > until || participants is not { HasExited: false })
             {
@@ -188,7 +196,16 @@ public sealed class OursSystem(BenchOptions options, Postgres postgres, int port
             await Task.Delay(250);
         }
 
+        if (!samples)
+        {
+            return;
+        }
+
         await postgres.ExecuteAsync(Inventory, $"INSERT INTO stock (sku, available) SELECT 'bench-sku-' || g, 1000000000 FROM generate_series(0, {SeededKeys - 1}) g ON CONFLICT DO NOTHING");
         await postgres.ExecuteAsync(Payments, $"INSERT INTO accounts (customer_id, balance_cents) SELECT 'bench-c-' || g, 100000000000 FROM generate_series(0, {SeededKeys - 1}) g ON CONFLICT DO NOTHING");
     }
+
+    private async Task<bool> TablesExistAsync() => samples
+        ? await postgres.TableExistsAsync(Inventory, "stock") && await postgres.TableExistsAsync(Payments, "accounts") && await postgres.TableExistsAsync(Shipping, "shipments")
+        : await postgres.TableExistsAsync(Inventory, "step_writes") && await postgres.TableExistsAsync(Payments, "step_writes") && await postgres.TableExistsAsync(Shipping, "step_writes");
 }
