@@ -7,8 +7,9 @@
 # Results and method: docs/benchmarks.md, "Saga throughput against peers and limits".
 #
 #   scripts/bench.sh                       full run (closed loop at 8, 32, 128; open loop at half of ours' peak;
-#                                          10,000 sagas in flight for the coordinator's memory); about 12 minutes
-#   scripts/bench.sh --quick               the same in under 3 minutes (shorter phases, 32 and 128, 2,000 in flight)
+#                                          10,000 sagas in flight for the coordinator's memory); about 15 minutes
+#   scripts/bench.sh --quick               the same in under 3 minutes (shorter phases, 32 and 128, 2,000 in flight;
+#                                          ours-samples only when named in --systems)
 #   scripts/bench.sh --systems ours,inmemory --concurrency 16,64 --duration 30
 #   other options: --warmup S --phase-warmup S --open-duration S --rate N --in-flight N --keep --prefix NAME
 #   --coordinator-env KEY=VALUE   extra environment for ours' coordinator (repeatable)
