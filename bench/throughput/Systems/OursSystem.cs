@@ -88,7 +88,7 @@ public sealed class OursSystem(BenchOptions options, Postgres postgres, int port
             environment[key] = value;
         }
 
-        coordinator = ChildProcess.Start("ours-coordinator", "dotnet", [options.CoordinatorDll, "--urls", $"http://127.0.0.1:{port}"], environment, options.LogDirectory);
+        coordinator = ChildProcess.Start(Name + "-coordinator", "dotnet", [options.CoordinatorDll, "--urls", $"http://127.0.0.1:{port}"], environment, options.LogDirectory);
         await WaitReadyAsync();
     }
 
@@ -121,6 +121,9 @@ public sealed class OursSystem(BenchOptions options, Postgres postgres, int port
         }
     }
 
+    /// <summary>Each variant's own log files (also the coordinator's, named after <see cref="Name"/>), so that a run of both keeps them apart.</summary>
+    private string ParticipantsLog => samples ? "ours-samples-participants" : "ours-participants";
+
     private string Inventory => options.Database("inventory");
 
     private string Payments => options.Database("payments");
@@ -147,7 +150,7 @@ public sealed class OursSystem(BenchOptions options, Postgres postgres, int port
         }
 
         string[] arguments = samples ? [options.ParticipantsDll, "--service", "all"] : [typeof(OursSystem).Assembly.Location, "host", "ours-participants"];
-        participants = ChildProcess.Start("ours-participants", "dotnet", arguments, environment, options.LogDirectory);
+        participants = ChildProcess.Start(ParticipantsLog, "dotnet", arguments, environment, options.LogDirectory);
         await Task.CompletedTask;
     }
 
@@ -176,7 +179,7 @@ public sealed class OursSystem(BenchOptions options, Postgres postgres, int port
             await Task.Delay(250);
         }
 
-        throw new InvalidOperationException($"the coordinator did not get ready; see {options.LogDirectory}/ours-coordinator.log");
+        throw new InvalidOperationException($"the coordinator did not get ready; see {options.LogDirectory}/{Name}-coordinator.log");
     }
 
     /// <summary>
@@ -190,7 +193,7 @@ public sealed class OursSystem(BenchOptions options, Postgres postgres, int port
         {
             if (DateTime.UtcNow > until || participants is not { HasExited: false })
             {
-                throw new InvalidOperationException($"the participants did not create their tables; see {options.LogDirectory}/ours-participants.log");
+                throw new InvalidOperationException($"the participants did not create their tables; see {options.LogDirectory}/{ParticipantsLog}.log");
             }
 
             await Task.Delay(250);
