@@ -113,6 +113,22 @@ start_rabbit() {
     log "rabbitmq up"
 }
 
+# A server started earlier (by an older version of this script, or by hand) keeps its settings: say which of the
+# ones start_pg would set differ, so that benchmark numbers are not read against the wrong configuration. It is not
+# restarted here: another run may be using it.
+pg_check_settings() {
+    local differ
+    differ=$(psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -Atq -v ON_ERROR_STOP=1 -c "
+        SELECT string_agg(format('%s=%s (expected %s)', name, current_setting(name), expected), ', ')
+        FROM (VALUES ('shared_buffers', '$PG_SHARED_BUFFERS'), ('synchronous_commit', 'on'), ('max_connections', '300'),
+                     ('shared_preload_libraries', '')) AS s(name, expected)
+        WHERE CASE name WHEN 'shared_buffers' THEN pg_size_bytes(current_setting(name)) <> pg_size_bytes(expected)
+                        ELSE current_setting(name) <> expected END" 2>/dev/null) || return 0
+    if [ -n "$differ" ]; then
+        log "warning: the running postgresql has $differ; restart it to apply: scripts/services.sh stop && scripts/services.sh start"
+    fi
+}
+
 start_pg() {
     if [ ! -f "$PG_DIR/PG_VERSION" ]; then
         log "initdb $PG_DIR"
@@ -123,6 +139,7 @@ start_pg() {
     fi
     if pg_running; then
         log "postgresql already running"
+        pg_check_settings
         return
     fi
     log "starting postgresql on 127.0.0.1:$PG_PORT (shared_buffers $PG_SHARED_BUFFERS)"
