@@ -33,6 +33,10 @@ public abstract class OperatorScenarios<TBackend>(TBackend backend)
         release.SetResult();
 
         await AssertLedgerUntouchedAsync(order, 50, 500m);
+
+        // The released charge is refused by the barrier and its late reply recorded; only then is the history complete
+        // (on a busy machine that took longer than the ledger check's pause).
+        await WaitForHistoryAsync(id, h => h.Type == HistoryTypes.ReplyIgnored && h.Step == Charge);
         var history = await Backend.GetHistoryAsync(id);
         AssertAudited(history, HistoryTypes.CancelRequested, "customer called to cancel");
         Assert.Equal([Charge, Reserve], history.Where(h => h.Type == "StepCompensated").Select(h => h.Step));
