@@ -78,6 +78,52 @@ public sealed class BusTests : IAsyncLifetime
         Assert.Contains(replies, r => r.Message is StepCompensated { Step: "ship" });
     }
 
+    /// <summary>
+    /// A batch is handled command by command: the good ones answer (each reply correlated to its own command, replies
+    /// ready together in one batch), and a malformed one is sent on alone, fails there and lands in the error queue,
+    /// without holding the others back.
+    /// </summary>
+    [Fact]
+    public async Task Consumer_CommandBatch_GoodOnesAnswerMalformedFailsAlone()
+    {
+        var (first, second, malformed) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
+        var ids = Enumerable.Range(0, 3).Select(_ => NewId.NextGuid()).ToArray();
+        var batch = new StepCommandBatch(
+        [
+            new BatchedStepCommand(ids[0], Execute: Orders.Execute(first, "pay", "charge", 1, Orders.Data())),
+            new BatchedStepCommand(ids[1], Execute: Orders.Execute(second, "pay", "charge", 1, Orders.Data())),
+            new BatchedStepCommand(ids[2], Execute: Orders.Execute(malformed, "", "charge", 1, Orders.Data())),
+        ]);
+
+        await (await _harness.Bus.GetSendEndpoint(new Uri("queue:" + SampleServices.Payments))).Send(batch);
+
+        var firstReplies = await _replies.WaitAsync(first, count: 2);
+        var secondReplies = await _replies.WaitAsync(second, count: 2);
+        Assert.All(firstReplies, r => Assert.Equal(ids[0], r.CorrelationId));
+        Assert.All(secondReplies, r => Assert.Equal(ids[1], r.CorrelationId));
+        Assert.All(firstReplies.Concat(secondReplies), r => Assert.IsType<StepSucceeded>(r.Message));
+        Assert.Single(firstReplies.Select(r => r.MessageId).Distinct());
+
+        Assert.True(await _harness.Published.Any<Fault<ExecuteStep>>(f => f.Context.Message.Message.SagaId == malformed));
+        Assert.True(await _harness.Consumed.Any<ExecuteStep>(c => c.Context.Message.SagaId == malformed && c.Context.MessageId == ids[2]));
+        Assert.True(await _harness.Consumed.Any<StepCommandBatch>());
+        await _replies.WaitAsync(malformed, count: 0);
+    }
+
+    /// <summary>A batch that is not well formed fails whole, before any command runs: nothing half done, all in the error queue.</summary>
+    [Fact]
+    public async Task Consumer_MalformedBatch_FailsWholeAndNothingRuns()
+    {
+        var saga = Guid.NewGuid();
+        var execute = Orders.Execute(saga, "pay", "charge", 1, Orders.Data());
+        var batch = new StepCommandBatch([new BatchedStepCommand(NewId.NextGuid(), Execute: execute, Compensate: Orders.Compensate(saga, "pay", "refund", 1, Orders.Data()))]);
+
+        await (await _harness.Bus.GetSendEndpoint(new Uri("queue:" + SampleServices.Payments))).Send(batch);
+
+        Assert.True(await _harness.Published.Any<Fault<StepCommandBatch>>());
+        await _replies.WaitAsync(saga, count: 0);
+    }
+
     public sealed record Received(object Message, Guid? MessageId, Guid? CorrelationId, string? SagaHeader);
 
     public sealed class ReplyLog
@@ -107,8 +153,28 @@ public sealed class BusTests : IAsyncLifetime
         IConsumer<StepSucceeded>,
         IConsumer<StepFailed>,
         IConsumer<StepCompensated>,
-        IConsumer<CompensationFailed>
+        IConsumer<CompensationFailed>,
+        IConsumer<StepReplyBatch>
     {
+        public Task Consume(ConsumeContext<StepReplyBatch> context)
+        {
+            foreach (var item in context.Message.Replies)
+            {
+                var reply = item.Reply!;
+                var sagaId = reply switch
+                {
+                    StepSucceeded r => r.SagaId,
+                    StepFailed r => r.SagaId,
+                    StepCompensated r => r.SagaId,
+                    CompensationFailed r => r.SagaId,
+                    _ => Guid.Empty,
+                };
+                log.Add(sagaId, new Received(reply, item.MessageId, item.CorrelationId, null));
+            }
+
+            return Task.CompletedTask;
+        }
+
         public Task Consume(ConsumeContext<StepSucceeded> context) => Record(context, context.Message.SagaId);
 
         public Task Consume(ConsumeContext<StepFailed> context) => Record(context, context.Message.SagaId);

@@ -13,7 +13,9 @@ public static class PersistenceRegistration
     {
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
-        services.AddOptions<SagasOptions>().BindConfiguration(SagasOptions.Section);
+        services.AddOptions<SagasOptions>().BindConfiguration(SagasOptions.Section)
+            .Validate(o => o.CommandBatchSize >= 1, "Sagas:CommandBatchSize must be 1 or more (1 sends every command alone)")
+            .ValidateOnStart();
         services.AddOptions<DatabaseOptions>().BindConfiguration(DatabaseOptions.Section);
         services.AddSingleton(TimeProvider.System);
         services.AddSagaPayloads();

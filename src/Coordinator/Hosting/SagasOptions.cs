@@ -37,6 +37,13 @@ public sealed class SagasOptions
     /// <summary>Outbox rows older than this are swept and sent again (after a crash between commit and send).</summary>
     public TimeSpan OutboxSweepAge { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Commands for one participant that become ready together (one group commit's) go in one broker message of at
+    /// most this many (<see cref="Contracts.StepCommandBatch"/>); 1 sends each alone, as participants built before
+    /// batches expect.
+    /// </summary>
+    public int CommandBatchSize { get; set; } = 32;
+
     /// <summary>Test hook: send every outgoing message twice with the same message id.</summary>
     public bool DuplicateDelivery { get; set; }
 }

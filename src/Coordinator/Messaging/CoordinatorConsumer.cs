@@ -18,7 +18,8 @@ public sealed class CoordinatorConsumer(SagaProcessor processor, StartValidator 
     IConsumer<StepFailed>,
     IConsumer<StepCompensated>,
     IConsumer<CompensationFailed>,
-    IConsumer<StepHeartbeat>
+    IConsumer<StepHeartbeat>,
+    IConsumer<StepReplyBatch>
 {
     public async Task Consume(ConsumeContext<StartSaga> context)
     {
@@ -61,6 +62,71 @@ public sealed class CoordinatorConsumer(SagaProcessor processor, StartValidator 
     public Task Consume(ConsumeContext<CompensationFailed> context) => Apply(context, context.Message.SagaId, SagaEvent.From(context.Message));
 
     public Task Consume(ConsumeContext<StepHeartbeat> context) => Apply(context, context.Message.SagaId, SagaEvent.From(context.Message));
+
+    /// <summary>
+    /// Each reply as if it had come alone, all at once (the group commit takes them together), each deduped by its own
+    /// message id. One that cannot be applied (for a saga unknown here, a payload that cannot be decoded, malformed) is
+    /// sent on to this queue by itself, where it fails into the error queue with its reason as it would have alone; a
+    /// failure of anything else delivers the batch again, and replies already applied are then dropped as duplicates.
+    /// </summary>
+    public async Task Consume(ConsumeContext<StepReplyBatch> context)
+    {
+        var replies = context.Message.Replies;
+        if (replies is null || replies.Count == 0 || replies.Any(r => r is null || r.MessageId == Guid.Empty || r.Outcomes != 1))
+        {
+            throw new ArgumentException("Malformed StepReplyBatch: it needs replies, each with a message id and exactly one reply.");
+        }
+
+        await Task.WhenAll(replies.Select(reply => ApplyBatchedAsync(context, reply)));
+    }
+
+    private async Task ApplyBatchedAsync(ConsumeContext context, BatchedStepReply item)
+    {
+        var reply = item.Reply!;
+        try
+        {
+            var evt = reply switch
+            {
+                StepSucceeded { Output: { } output } s when PayloadCodec.IsEncoded(output) =>
+                    SagaEvent.From(s with { Output = await payloads.DecodeAsync(output, context.CancellationToken) }),
+                StepSucceeded s => SagaEvent.From(s),
+                StepFailed f => SagaEvent.From(f),
+                StepCompensated c => SagaEvent.From(c),
+                CompensationFailed c => SagaEvent.From(c),
+                StepHeartbeat h => SagaEvent.From(h),
+                _ => throw new ArgumentException($"Reply {item.MessageId} in a StepReplyBatch carries no outcome."),
+            };
+            var sagaId = SagaIdOf(reply);
+            var outcome = await processor.HandleAsync(sagaId, item.MessageId, evt, context.CancellationToken);
+            if (outcome != HandleOutcome.UnknownSaga)
+            {
+                return;
+            }
+        }
+        catch (Exception ex) when (ex is PayloadCodecException or ArgumentException)
+        {
+            logger.LogWarning(ex, "Reply {MessageId} in a batch cannot be applied", item.MessageId);
+        }
+
+        // Alone, it fails the way a single reply does: in the error queue, with the reason.
+        var endpoint = await context.GetSendEndpoint(context.ReceiveContext.InputAddress);
+        await endpoint.Send(reply, reply.GetType(), Pipe.Execute<SendContext>(send =>
+        {
+            send.MessageId = item.MessageId;
+            send.CorrelationId = item.CorrelationId;
+            send.Headers.Set(Endpoints.SagaIdHeader, SagaIdOf(reply).ToString());
+        }), context.CancellationToken);
+    }
+
+    private static Guid SagaIdOf(object reply) => reply switch
+    {
+        StepSucceeded s => s.SagaId,
+        StepFailed f => f.SagaId,
+        StepCompensated c => c.SagaId,
+        CompensationFailed c => c.SagaId,
+        StepHeartbeat h => h.SagaId,
+        _ => Guid.Empty,
+    };
 
     private async Task ApplyDecoded(ConsumeContext<StepSucceeded> context, JsonElement output)
     {

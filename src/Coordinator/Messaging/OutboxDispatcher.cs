@@ -66,12 +66,20 @@ public sealed class OutboxDispatcher(
         var inFlight = new SemaphoreSlim(MaxSendsInFlight, MaxSendsInFlight);
         try
         {
+            var ready = new List<OutboxRecord>();
             while (await _ready.Reader.WaitToReadAsync(ct))
             {
-                while (_ready.Reader.TryRead(out var record))
+                // What is ready now is usually one group commit's rows: its commands for one participant go together.
+                ready.Clear();
+                while (ready.Count < BatchSize && _ready.Reader.TryRead(out var record))
+                {
+                    ready.Add(record);
+                }
+
+                foreach (var send in SendUnits(ready, options.Value.CommandBatchSize))
                 {
                     await inFlight.WaitAsync(ct);
-                    _ = SendAndReleaseAsync(record, inFlight, ct);
+                    _ = SendAndReleaseAsync(send, inFlight, ct);
                 }
             }
         }
@@ -96,13 +104,56 @@ public sealed class OutboxDispatcher(
         }
     }
 
-    private async Task SendAndReleaseAsync(OutboxRecord record, SemaphoreSlim inFlight, CancellationToken ct)
+    /// <summary>
+    /// Splits ready rows into broker messages: a participant's commands go together, up to <paramref name="batchSize"/>
+    /// in one <see cref="StepCommandBatch"/>; everything else (and a command alone for its queue) goes by itself.
+    /// </summary>
+    internal static IEnumerable<IReadOnlyList<OutboxRecord>> SendUnits(IReadOnlyList<OutboxRecord> records, int batchSize)
+    {
+        Dictionary<string, List<OutboxRecord>>? byQueue = null;
+        foreach (var record in records)
+        {
+            if (batchSize > 1 && record.Queue is { } queue && IsStepCommand(record.MessageType))
+            {
+                byQueue ??= new Dictionary<string, List<OutboxRecord>>(StringComparer.Ordinal);
+                if (!byQueue.TryGetValue(queue, out var list))
+                {
+                    byQueue[queue] = list = [];
+                }
+
+                list.Add(record);
+                continue;
+            }
+
+            yield return [record];
+        }
+
+        if (byQueue is null)
+        {
+            yield break;
+        }
+
+        foreach (var list in byQueue.Values)
+        {
+            foreach (var chunk in list.Chunk(batchSize))
+            {
+                yield return chunk;
+            }
+        }
+    }
+
+    private static bool IsStepCommand(string messageType) => messageType is nameof(ExecuteStep) or nameof(CompensateStep);
+
+    private async Task SendAndReleaseAsync(IReadOnlyList<OutboxRecord> records, SemaphoreSlim inFlight, CancellationToken ct)
     {
         try
         {
-            if (await TrySendAsync(record, ct))
+            if (records.Count == 1 ? await TrySendAsync(records[0], ct) : await TrySendBatchAsync(records, ct))
             {
-                _confirmed.Enqueue(record.Id);
+                foreach (var record in records)
+                {
+                    _confirmed.Enqueue(record.Id);
+                }
             }
         }
         catch (OperationCanceledException)
@@ -252,6 +303,90 @@ public sealed class OutboxDispatcher(
             logger.LogWarning(ex, "Sending outbox message {MessageId} ({Type}) for saga {SagaId} failed; the sweeper will retry",
                 record.MessageId, record.MessageType, record.SagaId);
             return false;
+        }
+    }
+
+    /// <summary>
+    /// Sends commands for one queue as one <see cref="StepCommandBatch"/>; each keeps its row's message id. Commands
+    /// already expired are left out (as one alone is not sent); the batch lives in the queue as long as its
+    /// longest-lived command (written together, they have much the same).
+    /// </summary>
+    private async Task<bool> TrySendBatchAsync(IReadOnlyList<OutboxRecord> records, CancellationToken ct)
+    {
+        var activities = new List<System.Diagnostics.Activity>(records.Count);
+        try
+        {
+            var now = clock.GetUtcNow();
+            var live = new List<(OutboxRecord Record, object Message)>(records.Count);
+            TimeSpan? timeToLive = TimeSpan.Zero;
+            foreach (var record in records)
+            {
+                var message = record.Message ?? MessageTypes.Deserialize(record.MessageType, record.Body);
+                var remaining = ExpiresAt(message) - now;
+                if (remaining <= TimeSpan.Zero)
+                {
+                    logger.LogDebug("Outbox message {MessageId} ({Type}) for saga {SagaId} expired before it was sent; not sent",
+                        record.MessageId, record.MessageType, record.SagaId);
+                    continue;
+                }
+
+                timeToLive = remaining is null || timeToLive is null ? null : remaining > timeToLive ? remaining : timeToLive;
+                live.Add((record, message));
+            }
+
+            if (live.Count <= 1)
+            {
+                return live.Count == 0 || await TrySendAsync(live[0].Record, ct);
+            }
+
+            // Each command keeps its send span in its saga's trace; the batch's own send span is in none of them.
+            var previous = System.Diagnostics.Activity.Current;
+            var items = new List<BatchedStepCommand>(live.Count);
+            foreach (var (record, message) in live)
+            {
+                items.Add(message switch
+                {
+                    ExecuteStep execute => new BatchedStepCommand(record.MessageId, Execute: execute),
+                    CompensateStep compensate => new BatchedStepCommand(record.MessageId, Compensate: compensate),
+                    _ => throw new InvalidOperationException($"{record.MessageType} cannot go in a command batch"),
+                });
+                if (SagasDiagnostics.StartSend(record.SagaId, message) is { } activity)
+                {
+                    activities.Add(activity);
+                }
+            }
+
+            System.Diagnostics.Activity.Current = previous;
+            var batch = new StepCommandBatch(items);
+            var messageId = NewId.NextGuid();
+            var endpoint = await bus.GetSendEndpoint(transport.AddressOf(records[0].Queue!));
+            var pipe = Pipe.Execute<SendContext>(context =>
+            {
+                context.MessageId = messageId;
+                if (timeToLive is { } ttl)
+                {
+                    context.TimeToLive = ttl < MinimumTimeToLive ? MinimumTimeToLive : ttl;
+                }
+            });
+            await endpoint.Send(batch, pipe, ct);
+            if (options.Value.DuplicateDelivery)
+            {
+                await endpoint.Send(batch, pipe, ct);
+            }
+
+            return true;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            logger.LogWarning(ex, "Sending a batch of {Count} commands to {Queue} failed; the sweeper will retry", records.Count, records[0].Queue);
+            return false;
+        }
+        finally
+        {
+            for (var i = activities.Count - 1; i >= 0; i--)
+            {
+                activities[i].Dispose();
+            }
         }
     }
 

@@ -41,12 +41,7 @@ public static class SagasDiagnostics
     private static readonly Histogram<double> CompensationDuration = Meter.CreateHistogram<double>("compensation.duration", "ms", "From a step's first compensation command to its outcome");
 
     /// <summary>The parent every span of this saga hangs from: trace id = saga id.</summary>
-    public static ActivityContext SagaContext(Guid sagaId)
-    {
-        Span<byte> bytes = stackalloc byte[16];
-        sagaId.TryWriteBytes(bytes, bigEndian: true, out _);
-        return new ActivityContext(ActivityTraceId.CreateFromBytes(bytes), ActivitySpanId.CreateFromBytes(bytes[8..]), ActivityTraceFlags.Recorded, isRemote: true);
-    }
+    public static ActivityContext SagaContext(Guid sagaId) => Participants.Telemetry.ParticipantDiagnostics.SagaContext(sagaId);
 
     /// <summary>The start of a saga; the request or message that asked for it is linked.</summary>
     public static Activity? StartSaga(Guid sagaId, string definition)

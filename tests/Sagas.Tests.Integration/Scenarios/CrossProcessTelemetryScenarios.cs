@@ -205,6 +205,10 @@ public sealed partial class CrossProcessTelemetryScenarios(ITestOutputHelper out
             ["ConnectionStrings:Sagas"] = new NpgsqlConnectionStringBuilder(postgres) { Database = $"sagas_{unique}" }.ConnectionString,
             ["Sagas:DefinitionsPath"] = definitions,
             ["Sagas:Telemetry:Prometheus:Enabled"] = "true",
+
+            // Each command its own broker message, so each has MassTransit spans of its own to count here; batched
+            // commands keep their saga's trace for the spans of ours (BatchingScenarios).
+            ["Sagas:CommandBatchSize"] = "1",
         });
         _owned.Add(coordinator);
         _processes.Add(coordinator);

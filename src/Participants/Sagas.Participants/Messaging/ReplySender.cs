@@ -14,7 +14,46 @@ internal static class ReplySender
             return;
         }
 
-        reply = await payloads.EncodeReplyAsync(reply, context.CancellationToken);
+        await SendOneAsync(context, new PendingReply(reply, sagaId, context.MessageId), payloads, options);
+    }
+
+    /// <summary>Replies to commands of one batch: one alone travels as itself, more go as one <see cref="StepReplyBatch"/>.</summary>
+    public static async Task SendAsync(ConsumeContext context, IReadOnlyList<PendingReply> replies, PayloadCodec payloads, ParticipantReplyOptions options)
+    {
+        if (replies.Count <= 1)
+        {
+            if (replies.Count == 1)
+            {
+                await SendOneAsync(context, replies[0], payloads, options);
+            }
+
+            return;
+        }
+
+        var items = new BatchedStepReply[replies.Count];
+        for (var i = 0; i < replies.Count; i++)
+        {
+            var encoded = await payloads.EncodeReplyAsync(replies[i].Reply, context.CancellationToken);
+            items[i] = BatchedStepReply.Of(NewId.NextGuid(), replies[i].CorrelationId, encoded);
+        }
+
+        var endpoint = await context.GetSendEndpoint(options.ReplyAddress);
+        var messageId = NewId.NextGuid();
+        var pipe = Pipe.Execute<SendContext>(send =>
+        {
+            send.MessageId = messageId;
+            send.CorrelationId = context.MessageId;
+        });
+        var batch = new StepReplyBatch(items);
+        for (var i = 0; i < Copies(options); i++)
+        {
+            await endpoint.Send(batch, pipe, context.CancellationToken);
+        }
+    }
+
+    private static async Task SendOneAsync(ConsumeContext context, PendingReply pending, PayloadCodec payloads, ParticipantReplyOptions options)
+    {
+        var reply = await payloads.EncodeReplyAsync(pending.Reply, context.CancellationToken);
 
         var endpoint = await context.GetSendEndpoint(options.ReplyAddress);
 
@@ -23,14 +62,18 @@ internal static class ReplySender
         var pipe = Pipe.Execute<SendContext>(send =>
         {
             send.MessageId = messageId;
-            send.CorrelationId = context.MessageId;
-            send.Headers.Set(Endpoints.SagaIdHeader, sagaId.ToString());
+            send.CorrelationId = pending.CorrelationId;
+            send.Headers.Set(Endpoints.SagaIdHeader, pending.SagaId.ToString());
         });
 
-        var copies = options.SendEveryReplyTwice ? 2 : 1;
-        for (var i = 0; i < copies; i++)
+        for (var i = 0; i < Copies(options); i++)
         {
             await endpoint.Send(reply, reply.GetType(), pipe, context.CancellationToken);
         }
     }
+
+    private static int Copies(ParticipantReplyOptions options) => options.SendEveryReplyTwice ? 2 : 1;
 }
+
+/// <summary>A reply waiting to be sent, with the saga it is for and the message id of the command it answers.</summary>
+internal readonly record struct PendingReply(object Reply, Guid SagaId, Guid? CorrelationId);

@@ -1,4 +1,5 @@
 using MassTransit;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Sagas.Contracts;
 using Sagas.Participants.Payloads;
@@ -11,34 +12,157 @@ namespace Sagas.Participants;
 /// on its own queue. Exceptions escape only for malformed messages and payloads that cannot be decoded (unknown key
 /// id, altered ciphertext, missing claim), which MassTransit moves to <c>&lt;queue&gt;_error</c>.
 /// </summary>
-public sealed class StepConsumer<TDb>(StepDispatcher<TDb> dispatcher, PayloadCodec payloads, IOptions<ParticipantReplyOptions> options) :
+public sealed class StepConsumer<TDb>(
+    StepDispatcher<TDb> dispatcher,
+    PayloadCodec payloads,
+    IOptions<ParticipantReplyOptions> options,
+    ILogger<StepConsumer<TDb>> logger) :
     IConsumer<ExecuteStep>,
-    IConsumer<CompensateStep>
+    IConsumer<CompensateStep>,
+    IConsumer<StepCommandBatch>
     where TDb : ParticipantDbContext
 {
+    /// <summary>Commands of one batch handled at once, at most.</summary>
+    public const int BatchParallelism = 8;
+
     public async Task Consume(ConsumeContext<ExecuteStep> context)
     {
-        var message = await payloads.DecodeAsync(context.Message, context.CancellationToken);
-        object? reply;
-        using (var activity = ParticipantDiagnostics.StartAction(dispatcher.Participant, message))
-        {
-            reply = await dispatcher.ExecuteAsync(message, context.CancellationToken);
-            ParticipantDiagnostics.RecordOutcome(activity, reply);
-        }
-
-        await ReplySender.SendAsync(context, reply, message.SagaId, payloads, options.Value);
+        var reply = await ExecuteAsync(context.Message, batched: false, context.CancellationToken);
+        await ReplySender.SendAsync(context, reply, context.Message.SagaId, payloads, options.Value);
     }
 
     public async Task Consume(ConsumeContext<CompensateStep> context)
     {
-        var message = await payloads.DecodeAsync(context.Message, context.CancellationToken);
-        object? reply;
-        using (var activity = ParticipantDiagnostics.StartCompensation(dispatcher.Participant, message))
+        var reply = await CompensateAsync(context.Message, batched: false, context.CancellationToken);
+        await ReplySender.SendAsync(context, reply, context.Message.SagaId, payloads, options.Value);
+    }
+
+    /// <summary>
+    /// Each command as if it had come alone, up to <see cref="BatchParallelism"/> at once. Replies go back as they are
+    /// ready, those ready together in one message, so a slow or held command delays no other's. A command that cannot
+    /// be handled (malformed, or a payload that cannot be decoded) is sent on to this queue by itself, where it fails
+    /// as it would have alone and lands in the error queue with its reason; the others go on. If anything else fails,
+    /// the whole batch is delivered again: commands already handled are not run twice (the barrier) and their replies
+    /// are sent again (the coordinator's inbox drops the copies).
+    /// </summary>
+    public async Task Consume(ConsumeContext<StepCommandBatch> context)
+    {
+        var commands = context.Message.Commands;
+        if (commands is null || commands.Count == 0 || commands.Any(c => c is null || (c.Execute is null) == (c.Compensate is null)))
         {
-            reply = await dispatcher.CompensateAsync(message, context.CancellationToken);
-            ParticipantDiagnostics.RecordOutcome(activity, reply);
+            throw new ArgumentException("Malformed StepCommandBatch: it needs commands, each with exactly one of execute and compensate.");
         }
 
-        await ReplySender.SendAsync(context, reply, message.SagaId, payloads, options.Value);
+        var replies = new ReplyCoalescer(context, payloads, options.Value);
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = BatchParallelism, CancellationToken = context.CancellationToken };
+        await Parallel.ForEachAsync(commands, parallel, async (command, ct) =>
+        {
+            // No command is dropped by this clock (see ExecuteStep.ExpiresAt): the batch's own expiration is its
+            // longest-lived command's, and a batch holds commands written together, with the same timeouts as a rule.
+            var sagaId = command.Execute?.SagaId ?? command.Compensate!.SagaId;
+            object? reply;
+            try
+            {
+                reply = command.Execute is { } execute
+                    ? await ExecuteAsync(execute, batched: true, ct)
+                    : await CompensateAsync(command.Compensate!, batched: true, ct);
+            }
+            catch (Exception ex) when (ex is ArgumentException or PayloadCodecException)
+            {
+                logger.LogWarning(ex, "Command {MessageId} for saga {SagaId} in a batch cannot be handled; sending it on alone to fail into the error queue", command.MessageId, sagaId);
+                await ForwardAloneAsync(context, command, sagaId, ct);
+                return;
+            }
+
+            if (reply is not null)
+            {
+                await replies.AddAsync(new PendingReply(reply, sagaId, command.MessageId));
+            }
+        });
+    }
+
+    private async Task<object?> ExecuteAsync(ExecuteStep encoded, bool batched, CancellationToken cancellationToken)
+    {
+        var message = await payloads.DecodeAsync(encoded, cancellationToken);
+        using var activity = ParticipantDiagnostics.StartAction(dispatcher.Participant, message, batched);
+        var reply = await dispatcher.ExecuteAsync(message, cancellationToken);
+        ParticipantDiagnostics.RecordOutcome(activity, reply);
+        return reply;
+    }
+
+    private async Task<object?> CompensateAsync(CompensateStep encoded, bool batched, CancellationToken cancellationToken)
+    {
+        var message = await payloads.DecodeAsync(encoded, cancellationToken);
+        using var activity = ParticipantDiagnostics.StartCompensation(dispatcher.Participant, message, batched);
+        var reply = await dispatcher.CompensateAsync(message, cancellationToken);
+        ParticipantDiagnostics.RecordOutcome(activity, reply);
+        return reply;
+    }
+
+    private static async Task ForwardAloneAsync(ConsumeContext context, BatchedStepCommand command, Guid sagaId, CancellationToken cancellationToken)
+    {
+        var message = (object?)command.Execute ?? command.Compensate!;
+        var endpoint = await context.GetSendEndpoint(context.ReceiveContext.InputAddress);
+        await endpoint.Send(message, message.GetType(), Pipe.Execute<SendContext>(send =>
+        {
+            send.MessageId = command.MessageId;
+            send.Headers.Set(Endpoints.SagaIdHeader, sagaId.ToString());
+        }), cancellationToken);
+    }
+
+    /// <summary>
+    /// Sends a batch's replies as they come: the first caller with nothing in flight sends what is waiting, and keeps
+    /// sending what arrived meanwhile until none is left, so replies ready together share one message. Every caller
+    /// returns only once its reply is sent or being sent by a caller the batch's consume still waits for.
+    /// </summary>
+    private sealed class ReplyCoalescer(ConsumeContext context, PayloadCodec payloads, ParticipantReplyOptions options)
+    {
+        private readonly Lock _gate = new();
+        private List<PendingReply> _waiting = [];
+        private bool _sending;
+
+        public async ValueTask AddAsync(PendingReply reply)
+        {
+            lock (_gate)
+            {
+                _waiting.Add(reply);
+                if (_sending)
+                {
+                    return;
+                }
+
+                _sending = true;
+            }
+
+            try
+            {
+                while (true)
+                {
+                    List<PendingReply> batch;
+                    lock (_gate)
+                    {
+                        if (_waiting.Count == 0)
+                        {
+                            _sending = false;
+                            return;
+                        }
+
+                        batch = _waiting;
+                        _waiting = [];
+                    }
+
+                    await ReplySender.SendAsync(context, batch, payloads, options);
+                }
+            }
+            catch
+            {
+                lock (_gate)
+                {
+                    _sending = false;
+                }
+
+                throw;
+            }
+        }
     }
 }

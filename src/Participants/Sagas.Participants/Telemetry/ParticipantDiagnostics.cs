@@ -14,11 +14,21 @@ public static class ParticipantDiagnostics
 
     public static readonly ActivitySource Source = new(Name);
 
-    public static Activity? StartAction(string participant, ExecuteStep message) =>
-        Start("participant action", participant, message.SagaId, message.Step, message.Action, message.Attempt);
+    /// <summary>The parent every span of a saga hangs from: trace id = saga id (the coordinator's spans use it too).</summary>
+    public static ActivityContext SagaContext(Guid sagaId)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        sagaId.TryWriteBytes(bytes, bigEndian: true, out _);
+        return new ActivityContext(ActivityTraceId.CreateFromBytes(bytes), ActivitySpanId.CreateFromBytes(bytes[8..]), ActivityTraceFlags.Recorded, isRemote: true);
+    }
 
-    public static Activity? StartCompensation(string participant, CompensateStep message) =>
-        Start("participant compensation", participant, message.SagaId, message.Step, message.Compensation, message.Attempt);
+    /// <param name="batched">The command came in a <see cref="StepCommandBatch"/>, whose consume span is in no saga's
+    /// trace: the span then hangs from the saga's own context and links the batch's.</param>
+    public static Activity? StartAction(string participant, ExecuteStep message, bool batched = false) =>
+        Start("participant action", participant, message.SagaId, message.Step, message.Action, message.Attempt, batched);
+
+    public static Activity? StartCompensation(string participant, CompensateStep message, bool batched = false) =>
+        Start("participant compensation", participant, message.SagaId, message.Step, message.Compensation, message.Attempt, batched);
 
     /// <summary>Tags the span with the reply it produced (or <c>silent</c> when a fault swallowed it).</summary>
     public static void RecordOutcome(Activity? activity, object? reply)
@@ -43,14 +53,16 @@ public static class ParticipantDiagnostics
         }
     }
 
-    private static Activity? Start(string kind, string participant, Guid sagaId, string step, string handler, int attempt)
+    private static Activity? Start(string kind, string participant, Guid sagaId, string step, string handler, int attempt, bool batched)
     {
         if (!Source.HasListeners())
         {
             return null;
         }
 
-        var activity = Source.StartActivity(kind + " " + step);
+        var activity = batched
+            ? Source.StartActivity(kind + " " + step, ActivityKind.Internal, SagaContext(sagaId), links: Activity.Current is { } batch ? [new ActivityLink(batch.Context)] : null)
+            : Source.StartActivity(kind + " " + step);
         activity?.SetTag("saga.id", sagaId.ToString());
         activity?.SetTag("step", step);
         activity?.SetTag("attempt", attempt);

@@ -1,0 +1,56 @@
+using Sagas.Contracts;
+using Sagas.Coordinator.Messaging;
+using Sagas.Coordinator.Persistence;
+using Xunit;
+
+namespace Sagas.Tests.Unit.Messaging;
+
+/// <summary>How ready outbox rows become broker messages: a participant's commands together, everything else alone.</summary>
+public sealed class OutboxSendUnitsTests
+{
+    [Fact]
+    public void SendUnits_CommandsForTwoQueuesAndAnEvent_OneBatchPerQueueEventAloneNothingLostOrDoubled()
+    {
+        var rows = new List<OutboxRecord>
+        {
+            Row(1, "inventory", nameof(ExecuteStep)),
+            Row(2, "payments", nameof(ExecuteStep)),
+            Row(3, null, nameof(SagaCompleted)),
+            Row(4, "inventory", nameof(CompensateStep)),
+            Row(5, "inventory", nameof(ExecuteStep)),
+        };
+
+        var units = OutboxDispatcher.SendUnits(rows, batchSize: 32).ToList();
+
+        Assert.Equal([1L, 2, 3, 4, 5], units.SelectMany(u => u).Select(r => r.Id).Order());
+        Assert.Contains(units, u => u.Select(r => r.Id).SequenceEqual([1L, 4, 5]));
+        Assert.Contains(units, u => u.Select(r => r.Id).SequenceEqual([2L]));
+        Assert.Contains(units, u => u.Select(r => r.Id).SequenceEqual([3L]));
+        Assert.Equal(3, units.Count);
+    }
+
+    [Fact]
+    public void SendUnits_MoreCommandsThanTheBatchSize_SplitIntoBatchesOfAtMostThatMany()
+    {
+        var rows = Enumerable.Range(1, 7).Select(i => Row(i, "shipping", nameof(ExecuteStep))).ToList();
+
+        var units = OutboxDispatcher.SendUnits(rows, batchSize: 3).ToList();
+
+        Assert.Equal([3, 3, 1], units.Select(u => u.Count));
+        Assert.Equal(Enumerable.Range(1, 7).Select(i => (long)i), units.SelectMany(u => u).Select(r => r.Id));
+    }
+
+    [Fact]
+    public void SendUnits_BatchSizeOne_EveryRowAlone()
+    {
+        var rows = Enumerable.Range(1, 4).Select(i => Row(i, "inventory", nameof(ExecuteStep))).ToList();
+
+        var units = OutboxDispatcher.SendUnits(rows, batchSize: 1).ToList();
+
+        Assert.Equal(4, units.Count);
+        Assert.All(units, u => Assert.Single(u));
+    }
+
+    private static OutboxRecord Row(long id, string? queue, string type) =>
+        new() { Id = id, MessageId = Guid.NewGuid(), SagaId = Guid.NewGuid(), Queue = queue, MessageType = type };
+}
