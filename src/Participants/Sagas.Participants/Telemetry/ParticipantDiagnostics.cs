@@ -6,7 +6,8 @@ namespace Sagas.Participants.Telemetry;
 /// <summary>
 /// The participant library's spans, source <c>Sagas.Participants</c>: one per action or compensation handled. They
 /// are children of MassTransit's consume span, which continues the trace the coordinator put in the message headers,
-/// so a participant's work shows up in its saga's trace. Nothing is recorded unless a listener subscribes.
+/// so a participant's work shows up in its saga's trace; a command that came in a batch hangs from its saga's context
+/// directly and links the batch's consume span. Nothing is recorded unless a listener subscribes.
 /// </summary>
 public static class ParticipantDiagnostics
 {
