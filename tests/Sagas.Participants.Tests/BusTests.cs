@@ -160,16 +160,7 @@ public sealed class BusTests : IAsyncLifetime
         {
             foreach (var item in context.Message.Replies)
             {
-                var reply = item.Reply!;
-                var sagaId = reply switch
-                {
-                    StepSucceeded r => r.SagaId,
-                    StepFailed r => r.SagaId,
-                    StepCompensated r => r.SagaId,
-                    CompensationFailed r => r.SagaId,
-                    _ => Guid.Empty,
-                };
-                log.Add(sagaId, new Received(reply, item.MessageId, item.CorrelationId, null));
+                log.Add(item.SagaId, new Received(item.Reply!, item.MessageId, item.CorrelationId, null));
             }
 
             return Task.CompletedTask;

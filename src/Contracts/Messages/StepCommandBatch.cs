@@ -6,7 +6,8 @@ namespace Sagas.Contracts;
 /// Coordinator to participant: several commands for one participant in one broker message, each handled as if it had
 /// come alone. The coordinator sends one when a group commit wrote more than one command for the same queue; a single
 /// command still goes as <see cref="ExecuteStep"/> or <see cref="CompensateStep"/>. Setting
-/// <c>Sagas:CommandBatchSize</c> to 1 on the coordinator turns batches off (for participants built before them).
+/// <c>Sagas:ParticipantCommandBatchSize:&lt;participant&gt;</c> to 1 on the coordinator turns batches off for one participant
+/// (built before them), <c>Sagas:CommandBatchSize</c> to 1 for all.
 /// </summary>
 public sealed record StepCommandBatch(IReadOnlyList<BatchedStepCommand> Commands);
 
@@ -39,6 +40,10 @@ public sealed record BatchedStepReply(
     /// <summary>The one reply this item carries.</summary>
     [JsonIgnore]
     public object? Reply => (object?)Succeeded ?? (object?)Failed ?? (object?)Compensated ?? (object?)CompensationFailed ?? Heartbeat;
+
+    /// <summary>The saga the reply is for (empty when the item carries none).</summary>
+    [JsonIgnore]
+    public Guid SagaId => (Guid?)Succeeded?.SagaId ?? (Guid?)Failed?.SagaId ?? (Guid?)Compensated?.SagaId ?? (Guid?)CompensationFailed?.SagaId ?? Heartbeat?.SagaId ?? Guid.Empty;
 
     /// <summary>How many replies are set: 1 in a well-formed item.</summary>
     [JsonIgnore]

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using MassTransit;
 using Sagas.Contracts;
 using Sagas.Coordinator.Engine;
@@ -50,18 +49,15 @@ public sealed class CoordinatorConsumer(SagaProcessor processor, StartValidator 
         }
     }
 
-    public Task Consume(ConsumeContext<StepSucceeded> context) =>
-        context.Message.Output is { } output && PayloadCodec.IsEncoded(output)
-            ? ApplyDecoded(context, output)
-            : Apply(context, context.Message.SagaId, SagaEvent.From(context.Message));
+    public Task Consume(ConsumeContext<StepSucceeded> context) => Apply(context, context.Message.SagaId, context.Message);
 
-    public Task Consume(ConsumeContext<StepFailed> context) => Apply(context, context.Message.SagaId, SagaEvent.From(context.Message));
+    public Task Consume(ConsumeContext<StepFailed> context) => Apply(context, context.Message.SagaId, context.Message);
 
-    public Task Consume(ConsumeContext<StepCompensated> context) => Apply(context, context.Message.SagaId, SagaEvent.From(context.Message));
+    public Task Consume(ConsumeContext<StepCompensated> context) => Apply(context, context.Message.SagaId, context.Message);
 
-    public Task Consume(ConsumeContext<CompensationFailed> context) => Apply(context, context.Message.SagaId, SagaEvent.From(context.Message));
+    public Task Consume(ConsumeContext<CompensationFailed> context) => Apply(context, context.Message.SagaId, context.Message);
 
-    public Task Consume(ConsumeContext<StepHeartbeat> context) => Apply(context, context.Message.SagaId, SagaEvent.From(context.Message));
+    public Task Consume(ConsumeContext<StepHeartbeat> context) => Apply(context, context.Message.SagaId, context.Message);
 
     /// <summary>
     /// Each reply as if it had come alone, all at once (the group commit takes them together), each deduped by its own
@@ -85,19 +81,8 @@ public sealed class CoordinatorConsumer(SagaProcessor processor, StartValidator 
         var reply = item.Reply!;
         try
         {
-            var evt = reply switch
-            {
-                StepSucceeded { Output: { } output } s when PayloadCodec.IsEncoded(output) =>
-                    SagaEvent.From(s with { Output = await payloads.DecodeAsync(output, context.CancellationToken) }),
-                StepSucceeded s => SagaEvent.From(s),
-                StepFailed f => SagaEvent.From(f),
-                StepCompensated c => SagaEvent.From(c),
-                CompensationFailed c => SagaEvent.From(c),
-                StepHeartbeat h => SagaEvent.From(h),
-                _ => throw new ArgumentException($"Reply {item.MessageId} in a StepReplyBatch carries no outcome."),
-            };
-            var sagaId = SagaIdOf(reply);
-            var outcome = await processor.HandleAsync(sagaId, item.MessageId, evt, context.CancellationToken);
+            var evt = await ToEventAsync(reply, context.CancellationToken);
+            var outcome = await processor.HandleAsync(item.SagaId, item.MessageId, evt, context.CancellationToken);
             if (outcome != HandleOutcome.UnknownSaga)
             {
                 return;
@@ -114,34 +99,32 @@ public sealed class CoordinatorConsumer(SagaProcessor processor, StartValidator 
         {
             send.MessageId = item.MessageId;
             send.CorrelationId = item.CorrelationId;
-            send.Headers.Set(Endpoints.SagaIdHeader, SagaIdOf(reply).ToString());
+            send.Headers.Set(Endpoints.SagaIdHeader, item.SagaId.ToString());
         }), context.CancellationToken);
     }
 
-    private static Guid SagaIdOf(object reply) => reply switch
+    private async Task Apply(ConsumeContext context, Guid sagaId, object reply)
     {
-        StepSucceeded s => s.SagaId,
-        StepFailed f => f.SagaId,
-        StepCompensated c => c.SagaId,
-        CompensationFailed c => c.SagaId,
-        StepHeartbeat h => h.SagaId,
-        _ => Guid.Empty,
-    };
-
-    private async Task ApplyDecoded(ConsumeContext<StepSucceeded> context, JsonElement output)
-    {
-        var message = context.Message with { Output = await payloads.DecodeAsync(output, context.CancellationToken) };
-        await Apply(context, message.SagaId, SagaEvent.From(message));
-    }
-
-    private async Task Apply(ConsumeContext context, Guid sagaId, SagaEvent evt)
-    {
+        var evt = await ToEventAsync(reply, context.CancellationToken);
         var outcome = await processor.HandleAsync(sagaId, context.MessageId, evt, context.CancellationToken);
         if (outcome == HandleOutcome.UnknownSaga)
         {
             throw new UnknownSagaException(sagaId);
         }
     }
+
+    /// <summary>A participant's reply as the Engine's event; an encoded output is decoded here (throws when it cannot be).</summary>
+    private async ValueTask<SagaEvent> ToEventAsync(object reply, CancellationToken cancellationToken) => reply switch
+    {
+        StepSucceeded { Output: { } output } s when PayloadCodec.IsEncoded(output) =>
+            SagaEvent.From(s with { Output = await payloads.DecodeAsync(output, cancellationToken) }),
+        StepSucceeded s => SagaEvent.From(s),
+        StepFailed f => SagaEvent.From(f),
+        StepCompensated c => SagaEvent.From(c),
+        CompensationFailed c => SagaEvent.From(c),
+        StepHeartbeat h => SagaEvent.From(h),
+        _ => throw new ArgumentException($"{reply.GetType().Name} is not a participant's reply."),
+    };
 }
 
 /// <summary>A reply for a saga this coordinator never started: moved to the error queue with this reason.</summary>
