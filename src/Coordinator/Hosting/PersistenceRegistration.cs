@@ -15,6 +15,9 @@ public static class PersistenceRegistration
         var services = builder.Services;
         services.AddOptions<SagasOptions>().BindConfiguration(SagasOptions.Section)
             .Validate(o => o.CommandBatchSize >= 1, "Sagas:CommandBatchSize must be 1 or more (1 sends every command alone)")
+            .Validate(
+                o => o.ParticipantCommandBatchSize.Values.All(size => size >= 1),
+                "Sagas:ParticipantCommandBatchSize: every participant's size must be 1 or more (1 sends its commands alone)")
             .ValidateOnStart();
         services.AddOptions<DatabaseOptions>().BindConfiguration(DatabaseOptions.Section);
         services.AddSingleton(TimeProvider.System);

@@ -44,6 +44,12 @@ public sealed class SagasOptions
     /// </summary>
     public int CommandBatchSize { get; set; } = 32;
 
+    /// <summary>
+    /// <see cref="CommandBatchSize"/> for single participants, by the participant name of the definitions' steps (the
+    /// queue their commands go to): e.g. 1 for a participant that does not read batches yet, while the others do.
+    /// </summary>
+    public Dictionary<string, int> ParticipantCommandBatchSize { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
     /// <summary>Test hook: send every outgoing message twice with the same message id.</summary>
     public bool DuplicateDelivery { get; set; }
 }

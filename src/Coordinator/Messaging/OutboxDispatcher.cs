@@ -76,7 +76,7 @@ public sealed class OutboxDispatcher(
                     ready.Add(record);
                 }
 
-                foreach (var send in SendUnits(ready, options.Value.CommandBatchSize))
+                foreach (var send in SendUnits(ready, options.Value.CommandBatchSize, options.Value.ParticipantCommandBatchSize))
                 {
                     await inFlight.WaitAsync(ct);
                     _ = SendAndReleaseAsync(send, inFlight, ct);
@@ -106,14 +106,15 @@ public sealed class OutboxDispatcher(
 
     /// <summary>
     /// Splits ready rows into broker messages: a participant's commands go together, up to <paramref name="batchSize"/>
-    /// in one <see cref="StepCommandBatch"/>; everything else (and a command alone for its queue) goes by itself.
+    /// (or that participant's own size in <paramref name="byParticipant"/>) in one <see cref="StepCommandBatch"/>;
+    /// everything else (and a command alone for its queue, or for a participant whose size is 1) goes by itself.
     /// </summary>
-    internal static IEnumerable<IReadOnlyList<OutboxRecord>> SendUnits(IReadOnlyList<OutboxRecord> records, int batchSize)
+    internal static IEnumerable<IReadOnlyList<OutboxRecord>> SendUnits(IReadOnlyList<OutboxRecord> records, int batchSize, IReadOnlyDictionary<string, int>? byParticipant = null)
     {
         Dictionary<string, List<OutboxRecord>>? byQueue = null;
         foreach (var record in records)
         {
-            if (batchSize > 1 && record.Queue is { } queue && IsStepCommand(record.MessageType))
+            if (record.Queue is { } queue && IsStepCommand(record.MessageType) && SizeFor(queue) > 1)
             {
                 byQueue ??= new Dictionary<string, List<OutboxRecord>>(StringComparer.Ordinal);
                 if (!byQueue.TryGetValue(queue, out var list))
@@ -133,13 +134,15 @@ public sealed class OutboxDispatcher(
             yield break;
         }
 
-        foreach (var list in byQueue.Values)
+        foreach (var (queue, list) in byQueue)
         {
-            foreach (var chunk in list.Chunk(batchSize))
+            foreach (var chunk in list.Chunk(SizeFor(queue)))
             {
                 yield return chunk;
             }
         }
+
+        int SizeFor(string queue) => byParticipant is not null && byParticipant.TryGetValue(queue, out var size) ? size : batchSize;
     }
 
     private static bool IsStepCommand(string messageType) => messageType is nameof(ExecuteStep) or nameof(CompensateStep);

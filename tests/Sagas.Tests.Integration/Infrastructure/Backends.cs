@@ -82,6 +82,19 @@ public class DistributedBackend : SagaBackend
     }
 }
 
+/// <summary>PostgreSQL + RabbitMQ with command batches turned off for the payments participant only.</summary>
+public sealed class PaymentsUnbatchedBackend : DistributedBackend
+{
+    public override string Name => "PostgreSQL + RabbitMQ, payments without batches";
+
+    protected override async Task<Dictionary<string, string?>> SettingsAsync()
+    {
+        var settings = await base.SettingsAsync();
+        settings["Sagas:ParticipantCommandBatchSize:Payments"] = "1";
+        return settings;
+    }
+}
+
 /// <summary>PostgreSQL + RabbitMQ with quorum queues (replicated; RabbitMQ runs them on a single node too).</summary>
 public sealed class QuorumBackend : DistributedBackend
 {

@@ -51,6 +51,32 @@ public sealed class OutboxSendUnitsTests
         Assert.All(units, u => Assert.Single(u));
     }
 
+    [Fact]
+    public void SendUnits_OneParticipantAtSizeOne_ItsCommandsAloneTheOthersStillBatched()
+    {
+        var rows = new List<OutboxRecord>
+        {
+            Row(1, "inventory", nameof(ExecuteStep)),
+            Row(2, "payments", nameof(ExecuteStep)),
+            Row(3, "inventory", nameof(ExecuteStep)),
+            Row(4, "payments", nameof(CompensateStep)),
+            Row(5, "shipping", nameof(ExecuteStep)),
+            Row(6, "shipping", nameof(ExecuteStep)),
+            Row(7, "shipping", nameof(ExecuteStep)),
+        };
+        var sizes = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase) { ["payments"] = 1, ["shipping"] = 2 };
+
+        var units = OutboxDispatcher.SendUnits(rows, batchSize: 32, sizes).Select(u => u.Select(r => r.Id).ToArray()).ToList();
+
+        Assert.Equal([1L, 2, 3, 4, 5, 6, 7], units.SelectMany(u => u).Order());
+        Assert.Contains([2L], units);
+        Assert.Contains([4L], units);
+        Assert.Contains([1L, 3], units);
+        Assert.Contains([5L, 6], units);
+        Assert.Contains([7L], units);
+        Assert.Equal(5, units.Count);
+    }
+
     private static OutboxRecord Row(long id, string? queue, string type) =>
         new() { Id = id, MessageId = Guid.NewGuid(), SagaId = Guid.NewGuid(), Queue = queue, MessageType = type };
 }
