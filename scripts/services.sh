@@ -4,7 +4,8 @@
 # to 127.0.0.1. Every subcommand is idempotent.
 #
 #   scripts/services.sh install   install missing packages (needs root, apt; s3rver from the npm registry)
-#   scripts/services.sh start     start RabbitMQ (5672), PostgreSQL (55432) and s3rver (4569); no-op if running
+#   scripts/services.sh start     start RabbitMQ (5672), PostgreSQL (55432) and s3rver (4569), installing first what
+#                                 is missing (as install does); no-op if running
 #   scripts/services.sh stop      stop them
 #   scripts/services.sh status    print state; exit 0 only if all are up
 #   scripts/services.sh env       print the export lines the tests read
@@ -77,6 +78,12 @@ install() {
     else
         log "s3rver already installed"
     fi
+}
+
+# Whether every service `start` needs is installed (what `install` checks for, package by package).
+installed() {
+    { command -v rabbitmq-server >/dev/null 2>&1 || [ -x /usr/sbin/rabbitmq-server ]; } \
+        && [ -x "$PG_BIN/initdb" ] && command -v psql >/dev/null 2>&1 && [ -x "$S3_BIN" ]
 }
 
 rabbit_running() {
@@ -175,6 +182,10 @@ start_s3() {
 }
 
 start() {
+    if ! installed; then
+        log "not everything is installed yet: installing first"
+        install
+    fi
     start_rabbit
     start_pg
     start_s3
