@@ -84,8 +84,9 @@ dotnet test "$SOLUTION" -c Release --no-build \
     ${TEST_ARGS[@]+"${TEST_ARGS[@]}"} || test_rc=$?
 
 # The integration tests each create databases of their own; drop them (and any an interrupted run left), or they pile up
-# run after run and PostgreSQL's autovacuum keeps visiting every one of them.
-if [ "$SERVICES" = 1 ]; then
+# run after run and PostgreSQL's autovacuum keeps visiting every one of them. Only on this script's own PostgreSQL
+# (started here, or the one `scripts/services.sh env` points at with --no-services), never on another server.
+if [ "$SERVICES" = 1 ] || [ "${SAGAS_TEST_POSTGRES:-}" = "Host=127.0.0.1;Port=${SAGAS_PG_PORT:-55432};Username=postgres" ]; then
     for database in $(psql -h 127.0.0.1 -p "${SAGAS_PG_PORT:-55432}" -U postgres -Atc \
             "SELECT datname FROM pg_database WHERE datname ~ '^sagas_(it|crash|cc|otel|test)_'" 2>/dev/null || true); do
         psql -h 127.0.0.1 -p "${SAGAS_PG_PORT:-55432}" -U postgres -qc "DROP DATABASE IF EXISTS \"$database\" WITH (FORCE)" >/dev/null 2>&1 || true
