@@ -42,6 +42,8 @@ public class DistributedBackend : SagaBackend
 
     private string? _vhost;
 
+    private string? _database;
+
     public override async Task DisposeAsync()
     {
         try
@@ -54,6 +56,11 @@ public class DistributedBackend : SagaBackend
             {
                 await TestServices.DeleteVhostAsync(_vhost);
             }
+
+            if (_database is not null)
+            {
+                await TestServices.DropDatabasesAsync(_database);
+            }
         }
     }
 
@@ -62,6 +69,7 @@ public class DistributedBackend : SagaBackend
         var (rabbit, postgres) = await TestServices.GetAsync();
         var unique = "it_" + Guid.NewGuid().ToString("N")[..8];
         _vhost = "sagas-" + unique;
+        _database = "sagas_" + unique;
         BrokerUri = await TestServices.CreateVhostAsync(rabbit, _vhost);
         CoordinatorConnectionString = new NpgsqlConnectionStringBuilder(postgres) { Database = $"sagas_{unique}" }.ConnectionString;
         var samples = SamplesOptions.ForPostgres(postgres, $"sagas_{unique}_");

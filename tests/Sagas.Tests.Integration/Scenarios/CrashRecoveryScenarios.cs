@@ -227,6 +227,7 @@ public sealed class CrashRecoveryScenarios(ITestOutputHelper output) : IAsyncLif
         var unique = "crash_" + Guid.NewGuid().ToString("N")[..8];
         var broker = await TestServices.CreateVhostAsync(rabbit, "sagas-" + unique);
         _owned.Add(TestServices.OwnVhost("sagas-" + unique));
+        _owned.Add(TestServices.OwnDatabases("sagas_" + unique));
         var samples = SamplesOptions.ForPostgres(postgres, $"sagas_{unique}_");
         var ledger = await ParticipantLedger.CreateAsync(samples);
         _owned.Add(ledger);

@@ -170,6 +170,7 @@ public sealed partial class CrossProcessTelemetryScenarios(ITestOutputHelper out
         var unique = "otel_" + Guid.NewGuid().ToString("N")[..8];
         var broker = await TestServices.CreateVhostAsync(rabbit, "sagas-" + unique);
         _owned.Add(TestServices.OwnVhost("sagas-" + unique));
+        _owned.Add(TestServices.OwnDatabases("sagas_" + unique));
         var samples = SamplesOptions.ForPostgres(postgres, $"sagas_{unique}_");
         var ledger = await ParticipantLedger.CreateAsync(samples);
         _owned.Add(ledger);
