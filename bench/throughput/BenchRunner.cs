@@ -110,13 +110,13 @@ public static class BenchRunner
             var (result, costs) = await measure.RunAsync(system.CoordinatorDatabases, system.AllDatabases, () => system.ProcessIds, system.CoordinatorPid,
                 settle, () => driver.ClosedLoopAsync(concurrency, options.PhaseWarmup, options.ClosedDuration));
             closed.Add(new Phase(result, costs));
-            Log($"{system.Name}: closed c={concurrency}: {result.SagasPerSecond:0} sagas/s, p99 {result.Percentile(99):0.0} ms");
+            Log($"{system.Name}: closed c={concurrency}: {result.SagasPerSecond:0} sagas/s, p99 {result.Percentile(99):0.0} ms, machine {costs.MachineBusyPercent:0}% busy, {costs.StealPercent:0}% stolen");
         }
 
         var rate = openRate ?? closed.Max(p => p.Result.SagasPerSecond) / 2;
         var (open, openCosts) = await measure.RunAsync(system.CoordinatorDatabases, system.AllDatabases, () => system.ProcessIds, system.CoordinatorPid,
             false, () => driver.OpenLoopAsync(rate, options.PhaseWarmup, options.OpenDuration));
-        Log($"{system.Name}: open {rate:0}/s: p50 {open.Percentile(50):0.0} ms, p99 {open.Percentile(99):0.0} ms, lost {open.Lost}, machine {openCosts.MachineBusyPercent:0}% busy");
+        Log($"{system.Name}: open {rate:0}/s: p50 {open.Percentile(50):0.0} ms, p99 {open.Percentile(99):0.0} ms, lost {open.Lost}, machine {openCosts.MachineBusyPercent:0}% busy, {openCosts.StealPercent:0}% stolen");
         return new SystemReport(system.Name, closed, new Phase(open, openCosts), ProcessStats.PeakResidentMiB(system.CoordinatorPid));
     }
 

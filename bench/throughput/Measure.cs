@@ -4,8 +4,14 @@ using Sagas.Bench.Throughput.Load;
 namespace Sagas.Bench.Throughput;
 
 /// <summary>Costs of one load phase, divided by the sagas that ended in it.</summary>
-/// <remarks><see cref="MachineBusyPercent"/> is how busy all cores were over the phase (its warm-up included), not per saga.</remarks>
-public sealed record PhaseCosts(double CoordinatorCommits, double AllCommits, double MessagesReceived, double MessagesRouted, double SystemCpuMs, double CoordinatorCpuMs, double InfraCpuMs, double MachineBusyPercent);
+/// <remarks>
+/// <see cref="MachineBusyPercent"/> is how busy all cores were over the phase (its warm-up included), not per saga;
+/// <see cref="StealPercent"/> the share of the cores' time the hypervisor gave to another machine while this one had
+/// work. On a shared VM a phase with much steal ran on less CPU than the others: its numbers are not comparable.
+/// </remarks>
+public sealed record PhaseCosts(
+    double CoordinatorCommits, double AllCommits, double MessagesReceived, double MessagesRouted, double SystemCpuMs, double CoordinatorCpuMs, double InfraCpuMs,
+    double MachineBusyPercent, double StealPercent);
 
 /// <summary>Snapshots before and after a phase: commit counters, broker counters, CPU of the system and of RabbitMQ + PostgreSQL.</summary>
 public sealed class Measure(Postgres postgres)
@@ -63,7 +69,8 @@ public sealed class Measure(Postgres postgres)
             Delta(system0, system1) * 1000 / sagas,
             coordinatorPid > 0 ? (coordinatorCpu1 - coordinatorCpu0) * 1000 / sagas : 0,
             Delta(infra0, infra1) * 1000 / sagas,
-            100.0 * (machine1.Busy - machine0.Busy) / Math.Max(1, machine1.Total - machine0.Total));
+            100.0 * (machine1.Busy - machine0.Busy) / Math.Max(1, machine1.Total - machine0.Total),
+            100.0 * (machine1.Steal - machine0.Steal) / Math.Max(1, machine1.Total - machine0.Total));
         return (result, costs);
     }
 

@@ -28,7 +28,7 @@ public static class Report
             $"Limits replay {commitsPerSaga} commits / {messagesPerSaga} messages per saga.");
         output.WriteLine();
         output.WriteLine("| system | " + string.Join(" | ", concurrencies.Select(c => $"sagas/s @{c}")) +
-            " | open p50 ms | open p95 ms | open p99 ms | open: machine busy % | coord. commits/saga | all commits/saga | msgs/saga published (routed) | CPU ms/saga system (orchestrator) | CPU ms/saga broker+db | peak RSS MiB |");
+            " | open p50 ms | open p95 ms | open p99 ms | open: machine busy % (stolen %) | coord. commits/saga | all commits/saga | msgs/saga published (routed) | CPU ms/saga system (orchestrator) | CPU ms/saga broker+db | peak RSS MiB |");
         output.WriteLine("|---|" + string.Concat(concurrencies.Select(_ => "---:|")) + "---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var report in reports)
         {
@@ -45,7 +45,7 @@ public static class Report
             cells.Add(Fixed(open?.Percentile(50), 1));
             cells.Add(Fixed(open?.Percentile(95), 1));
             cells.Add(Fixed(open?.Percentile(99), 1));
-            cells.Add(Fixed(report.Open?.Costs.MachineBusyPercent, 0));
+            cells.Add(report.Open is { Costs: var openCosts } ? $"{Fixed(openCosts.MachineBusyPercent, 0)} ({Fixed(openCosts.StealPercent, 0)})" : "");
             cells.Add(Fixed(costs.CoordinatorCommits, 2));
             cells.Add(Fixed(costs.AllCommits, 2));
             cells.Add($"{Fixed(costs.MessagesReceived, 2)} ({Fixed(costs.MessagesRouted, 2)})");
@@ -56,6 +56,7 @@ public static class Report
         }
 
         PrintPhases(output, reports);
+        PrintSteal(output, reports);
         if (inFlight is not null)
         {
             output.WriteLine();
@@ -72,18 +73,44 @@ public static class Report
     private static void PrintPhases(TextWriter output, IReadOnlyList<SystemReport> reports)
     {
         output.WriteLine();
-        output.WriteLine("| system | phase | sagas/s | p50 ms | p95 ms | p99 ms | max ms | not completed | lost |");
-        output.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        output.WriteLine("| system | phase | sagas/s | p50 ms | p95 ms | p99 ms | max ms | not completed | lost | machine busy % | stolen % |");
+        output.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var report in reports.Where(r => r.Error is null))
         {
             foreach (var phase in report.Closed.Append(report.Open).OfType<Phase>())
             {
                 var r = phase.Result;
-                var name = r.Phase == "closed" ? $"closed c={r.Concurrency}" : $"open {r.TargetRate:0}/s";
-                output.WriteLine($"| {report.Name} | {name} | {Fixed(r.SagasPerSecond, 0)} | {Fixed(r.Percentile(50), 1)} | {Fixed(r.Percentile(95), 1)} | {Fixed(r.Percentile(99), 1)} | {Fixed(r.Percentile(100), 1)} | {r.NotCompleted} | {r.Lost} |");
+                var name = PhaseName(r);
+                output.WriteLine($"| {report.Name} | {name} | {Fixed(r.SagasPerSecond, 0)} | {Fixed(r.Percentile(50), 1)} | {Fixed(r.Percentile(95), 1)} | {Fixed(r.Percentile(99), 1)} | {Fixed(r.Percentile(100), 1)} | {r.NotCompleted} | {r.Lost} | " +
+                    $"{Fixed(phase.Costs.MachineBusyPercent, 0)} | {Fixed(phase.Costs.StealPercent, 0)} |");
             }
         }
     }
+
+    /// <summary>
+    /// Share of the CPU the hypervisor took, above which a phase is flagged: on a quiet host steal stays at a few
+    /// percent; much more and the phase ran on fewer cores than the others, so ratios across it mean little.
+    /// </summary>
+    public const double StealWarningPercent = 5;
+
+    private static void PrintSteal(TextWriter output, IReadOnlyList<SystemReport> reports)
+    {
+        var stolen = Phases(reports).Where(p => p.Phase.Costs.StealPercent >= StealWarningPercent).ToList();
+        if (stolen.Count == 0)
+        {
+            return;
+        }
+
+        output.WriteLine();
+        output.WriteLine($"WARNING: the hypervisor took {StealWarningPercent:0}% or more of the CPU in {stolen.Count} phase(s) (" +
+            string.Join(", ", stolen.Select(p => $"{p.System} {PhaseName(p.Phase.Result)} {p.Phase.Costs.StealPercent:0}%")) +
+            "): those phases ran on less CPU than the others, so their numbers and the ratios built on them are not comparable; run again when the host is quiet.");
+    }
+
+    private static IEnumerable<(string System, Phase Phase)> Phases(IReadOnlyList<SystemReport> reports) =>
+        reports.Where(r => r.Error is null).SelectMany(r => r.Closed.Append(r.Open).OfType<Phase>().Select(p => (r.Name, p)));
+
+    private static string PhaseName(Load.LoadResult r) => r.Phase == "closed" ? $"closed c={r.Concurrency}" : $"open {r.TargetRate:0}/s";
 
     private static Dictionary<string, object?> Result(IReadOnlyList<SystemReport> reports, InFlightReport? inFlight, int commitsPerSaga, int messagesPerSaga)
     {
@@ -101,6 +128,8 @@ public static class Report
             ["ratio_vs_wolverine"] = Ratio("wolverine"),
             ["p99_ms_at_half_load"] = Round(p99, 1),
             ["machine_busy_pct_at_half_load"] = Round(ours?.Open?.Costs.MachineBusyPercent, 1),
+            ["machine_steal_pct_at_half_load"] = Round(ours?.Open?.Costs.StealPercent, 1),
+            ["machine_steal_pct_max"] = Round(Phases(reports).Select(p => (double?)p.Phase.Costs.StealPercent).Max(), 1),
             ["commits_per_saga"] = Round(commits, 2),
             ["messages_per_saga"] = Round(messages, 2),
             ["cpu_ms_per_saga"] = Round(ours?.CostPhase?.Costs.SystemCpuMs, 2),

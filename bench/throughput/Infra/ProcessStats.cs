@@ -28,16 +28,17 @@ public static class ProcessStats
 
     /// <summary>
     /// The whole machine's CPU ticks from the first line of /proc/stat, every core summed: busy (user, nice, system,
-    /// irq, softirq) and total (those, idle, iowait and steal). Two readings give how busy the machine was between
-    /// them, whatever process used it.
+    /// irq, softirq), steal (time the hypervisor ran someone else while this machine had work) and total (those, idle
+    /// and iowait). Two readings give how busy the machine was between them, whatever process used it, and how much
+    /// of the CPU it did not get.
     /// </summary>
-    public static (long Busy, long Total) MachineTicks()
+    public static (long Busy, long Steal, long Total) MachineTicks()
     {
         var line = File.ReadLines("/proc/stat").First();
         var ticks = line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(f => long.Parse(f, CultureInfo.InvariantCulture)).ToArray();
         // user nice system idle iowait irq softirq steal guest guest_nice; guest time is already counted in user.
         var total = ticks.Take(8).Sum();
-        return (total - ticks[3] - ticks[4] - ticks[7], total);
+        return (total - ticks[3] - ticks[4] - ticks[7], ticks[7], total);
     }
 
     /// <summary>Peak resident set size (VmHWM) in MiB.</summary>
