@@ -11,6 +11,7 @@
 #   scripts/bench.sh --quick               the same in under 3 minutes (shorter phases, 32 and 128, 2,000 in flight;
 #                                          ours-samples only when named in --systems)
 #   scripts/bench.sh --systems ours,inmemory --concurrency 16,64 --duration 30
+#   scripts/bench.sh --help                this text
 #   other options: --warmup S --phase-warmup S --open-duration S --rate N --in-flight N --keep --prefix NAME
 #   --coordinator-env KEY=VALUE   extra environment for ours' coordinator (repeatable)
 #   --participants-env KEY=VALUE  extra environment for ours' participants host (repeatable)
@@ -27,6 +28,13 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+for arg in "$@"; do
+    if [[ "$arg" == "-h" || "$arg" == "--help" ]]; then
+        # The usage is this file's opening comment.
+        sed -n '2,/^set -euo/p' scripts/bench.sh | sed '$d' | sed 's/^# \{0,1\}//'
+        exit 0
+    fi
+done
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 # A failing status may be another run (chaos) stopping a service on purpose: look again, and start, only under

@@ -82,20 +82,20 @@ public sealed class BenchOptions
                     break;
                 case "--concurrency":
                     options.Concurrencies.Clear();
-                    options.Concurrencies.AddRange(Next().Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture)));
+                    options.Concurrencies.AddRange(Next().Split(',').Select(c => Count("--concurrency", c)));
                     break;
-                case "--warmup": options.Warmup = Seconds(Next()); break;
-                case "--phase-warmup": options.PhaseWarmup = Seconds(Next()); break;
-                case "--duration": options.ClosedDuration = Seconds(Next()); break;
-                case "--open-duration": options.OpenDuration = Seconds(Next()); break;
-                case "--in-flight": options.InFlight = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--warmup": options.Warmup = Seconds(args[i], Next()); break;
+                case "--phase-warmup": options.PhaseWarmup = Seconds(args[i], Next()); break;
+                case "--duration": options.ClosedDuration = Seconds(args[i], Next()); break;
+                case "--open-duration": options.OpenDuration = Seconds(args[i], Next()); break;
+                case "--in-flight": options.InFlight = Count(args[i], Next(), min: 0); break;
                 case "--postgres": options.Postgres = Next(); break;
                 case "--prefix": options.Prefix = Next(); break;
                 case "--coordinator": options.CoordinatorDll = Next(); break;
                 case "--participants": options.ParticipantsDll = Next(); break;
                 case "--pgbench": options.PgBench = Next(); break;
                 case "--logs": options.LogDirectory = Next(); break;
-                case "--rate": options.Rate = double.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--rate": options.Rate = Number(args[i], Next()); break;
                 case "--coordinator-env": AddPair(options.CoordinatorEnvironment, Next()); break;
                 case "--participants-env": AddPair(options.ParticipantsEnvironment, Next()); break;
                 case "--keep": options.Keep = true; break;
@@ -115,9 +115,9 @@ public sealed class BenchOptions
         return unknown.Count > 0 ? throw new ArgumentException($"unknown system(s): {string.Join(", ", unknown)}") : options;
     }
 
-    /// <summary>Fits the whole comparison in under three minutes: short phases, two concurrencies, a smaller in-flight test.</summary>
     public string Database(string name) => $"{Prefix}_{name}";
 
+    /// <summary>Fits the whole comparison in under three minutes: short phases, two concurrencies, a smaller in-flight test.</summary>
     private void ApplyQuick()
     {
         Quick = true;
@@ -136,5 +136,17 @@ public sealed class BenchOptions
         environment[parts[0]] = parts.Length > 1 ? parts[1] : "";
     }
 
-    private static TimeSpan Seconds(string value) => TimeSpan.FromSeconds(double.Parse(value, CultureInfo.InvariantCulture));
+    private static TimeSpan Seconds(string option, string value) => TimeSpan.FromSeconds(Number(option, value));
+
+    /// <summary>A number of zero or more (seconds, a rate), or a clear error naming the option.</summary>
+    private static double Number(string option, string value) =>
+        double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) && number >= 0 && double.IsFinite(number)
+            ? number
+            : throw new ArgumentException($"{option} needs a number of zero or more, not '{value}'");
+
+    /// <summary>A whole number of at least <paramref name="min"/> (sagas in flight), or a clear error naming the option.</summary>
+    private static int Count(string option, string value, int min = 1) =>
+        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var count) && count >= min
+            ? count
+            : throw new ArgumentException($"{option} needs a whole number of {min} or more, not '{value}'");
 }

@@ -2,6 +2,20 @@ using Sagas.Bench.Throughput;
 using Sagas.Bench.Throughput.Peers;
 
 // scripts/bench.sh runs the comparison; `host <peer>` is how the driver starts a peer system as its own process.
-return args is ["host", var peer]
-    ? await PeerHost.RunAsync(peer)
-    : await BenchRunner.RunAsync(BenchOptions.Parse(args));
+if (args is ["host", var peer])
+{
+    return await PeerHost.RunAsync(peer);
+}
+
+BenchOptions options;
+try
+{
+    options = BenchOptions.Parse(args);
+}
+catch (ArgumentException ex)
+{
+    await Console.Error.WriteLineAsync($"[bench] {ex.Message} (scripts/bench.sh --help lists the options)");
+    return 2;
+}
+
+return await BenchRunner.RunAsync(options);
