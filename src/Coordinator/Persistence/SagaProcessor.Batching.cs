@@ -95,7 +95,7 @@ public sealed partial class SagaProcessor
             }
 
             Interlocked.Increment(ref _inline);
-            await ExecuteOrSettleAsync(batch);
+            await ExecuteOrSettleAsync(batch, inline: true);
         }
         finally
         {
@@ -162,7 +162,7 @@ public sealed partial class SagaProcessor
                     while (NextBatch(batch))
                     {
                         // The batch's own I/O is asynchronous; this thread only waits for it, so the pool's threads are not held.
-                        ExecuteOrSettleAsync(batch).GetAwaiter().GetResult();
+                        ExecuteOrSettleAsync(batch, inline: false).GetAwaiter().GetResult();
                     }
                 }
                 finally
@@ -194,11 +194,11 @@ public sealed partial class SagaProcessor
     }
 
     /// <summary>Runs a batch; a failure it does not settle itself must not end the process or strand its items.</summary>
-    private async Task ExecuteOrSettleAsync(List<Pending> batch)
+    private async Task ExecuteOrSettleAsync(List<Pending> batch, bool inline)
     {
         try
         {
-            await ExecuteBatchAsync(batch);
+            await ExecuteBatchAsync(batch, inline);
         }
         catch (Exception ex)
         {
@@ -250,7 +250,7 @@ public sealed partial class SagaProcessor
         }
     }
 
-    private async Task ExecuteBatchAsync(List<Pending> batch)
+    private async Task ExecuteBatchAsync(List<Pending> batch, bool inline)
     {
         // Rows are touched in id order, as every batch does, so two instances' batches do not deadlock on each other.
         batch.Sort((a, b) => a.SagaId.CompareTo(b.SagaId));
@@ -336,21 +336,33 @@ public sealed partial class SagaProcessor
             }
         }
 
-        foreach (var item in batch)
+        List<OutboxRecord>? rows = null;
+        foreach (var item in committed ? batch : [])
         {
+            if (item.Staged is not { } staged)
+            {
+                continue;
+            }
+
             try
             {
-                if (committed && item.Staged is { } staged)
-                {
-                    Publish(staged);
-                }
+                Announce(staged);
+                (rows ??= []).AddRange(staged.Rows);
             }
             catch (Exception ex)
             {
                 // Committed: the outbox sweeper sends what was not handed over.
                 logger.LogError(ex, "Announcing the committed transition of saga {SagaId} failed", item.SagaId);
             }
+        }
 
+        if (rows is not null)
+        {
+            Deliver(rows, inline);
+        }
+
+        foreach (var item in batch)
+        {
             item.Done.TrySetResult(committed ? item.Result : null);
         }
     }
