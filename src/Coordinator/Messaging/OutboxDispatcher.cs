@@ -45,86 +45,25 @@ public sealed class OutboxDispatcher(
     private readonly Channel<OutboxRecord> _ready = Channel.CreateUnbounded<OutboxRecord>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ConcurrentQueue<long> _confirmed = new();
 
-    /// <summary>
-    /// Bounds the sends awaiting a confirm. Each row is sent as soon as it is ready, without waiting for the confirms of
-    /// the rows before it: a broker confirms a persistent message once it is on disk or consumed and acknowledged, so a
-    /// confirm can take as long as the participant's work, and waiting for a whole batch's confirms before sending the
-    /// next rows held every later command behind the earlier ones' processing.
-    /// </summary>
-    private readonly SemaphoreSlim _inFlight = new(MaxSendsInFlight, MaxSendsInFlight);
-
-    /// <summary>The host's stopping token, set before <see cref="_running"/>; until the dispatcher runs rows only queue.</summary>
-    private CancellationToken _stopping;
-    private volatile bool _running;
-
-    /// <summary>Rows handed to the delivery loop and not yet taken by it (the single-reader channel cannot count them).</summary>
-    private int _queued;
-
     /// <summary>Hands committed rows over for immediate delivery.</summary>
     public void Enqueue(IReadOnlyList<OutboxRecord> records)
     {
-        Interlocked.Add(ref _queued, records.Count);
         foreach (var record in records)
         {
             _ready.Writer.TryWrite(record);
         }
     }
 
-    /// <summary>
-    /// Starts sending committed rows on the caller's flow when none wait ahead of them: at moderate load the hand-off
-    /// to the delivery loop cost a wake-up per transition. Rows that find the loop busy, or the sends in flight at
-    /// their limit, queue as with <see cref="Enqueue"/>. The sends go on without the caller's execution context, as
-    /// the loop's do.
-    /// </summary>
-    public void SendNow(IReadOnlyList<OutboxRecord> records)
-    {
-        if (!_running || _stopping.IsCancellationRequested || Volatile.Read(ref _queued) > 0)
-        {
-            Enqueue(records);
-            return;
-        }
-
-        var stopping = _stopping;
-
-        List<OutboxRecord>? queued = null;
-        foreach (var send in SendUnits(records, options.Value.CommandBatchSize, options.Value.ParticipantCommandBatchSize))
-        {
-            if (queued is null && _inFlight.Wait(0))
-            {
-                if (ExecutionContext.IsFlowSuppressed())
-                {
-                    _ = SendAndReleaseAsync(send, _inFlight, stopping);
-                }
-                else
-                {
-                    using (ExecutionContext.SuppressFlow())
-                    {
-                        _ = SendAndReleaseAsync(send, _inFlight, stopping);
-                    }
-                }
-            }
-            else
-            {
-                (queued ??= []).AddRange(send);
-            }
-        }
-
-        if (queued is not null)
-        {
-            Enqueue(queued);
-        }
-    }
-
-    protected override Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        _stopping = stoppingToken;
-        _running = true;
-        return Task.WhenAll(DeliverReadyAsync(stoppingToken), SweepAsync(stoppingToken), DeleteConfirmedAsync(stoppingToken));
-    }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(DeliverReadyAsync(stoppingToken), SweepAsync(stoppingToken), DeleteConfirmedAsync(stoppingToken));
 
     private async Task DeliverReadyAsync(CancellationToken ct)
     {
-        var inFlight = _inFlight;
+        // Each row is sent as soon as it is read, without waiting for the confirms of the rows before it. A broker
+        // confirms a persistent message once it is on disk or consumed and acknowledged, so a confirm can take as
+        // long as the participant's work: waiting for a whole batch's confirms before sending the next rows held
+        // every later command behind the earlier ones' processing. The semaphore bounds the sends awaiting a confirm.
+        var inFlight = new SemaphoreSlim(MaxSendsInFlight, MaxSendsInFlight);
         try
         {
             var ready = new List<OutboxRecord>();
@@ -136,8 +75,6 @@ public sealed class OutboxDispatcher(
                 {
                     ready.Add(record);
                 }
-
-                Interlocked.Add(ref _queued, -ready.Count);
 
                 foreach (var send in SendUnits(ready, options.Value.CommandBatchSize, options.Value.ParticipantCommandBatchSize))
                 {
@@ -505,7 +442,4 @@ public sealed class OutboxDispatcher(
 public interface IOutboxSignal
 {
     void Enqueue(IReadOnlyList<OutboxRecord> records);
-
-    /// <summary>As <see cref="Enqueue"/>, from a caller that can start the sends itself (it holds no thread others wait on).</summary>
-    void SendNow(IReadOnlyList<OutboxRecord> records) => Enqueue(records);
 }

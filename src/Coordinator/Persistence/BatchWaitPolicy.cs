@@ -31,32 +31,19 @@ internal sealed class BatchWaitPolicy(TimeSpan wait)
     /// </summary>
     public bool ShouldWait(int taken, long now)
     {
-        _rate = Estimate(taken, now);
+        _arrived += taken;
+        if (_since != 0)
+        {
+            var elapsed = Stopwatch.GetElapsedTime(_since, now);
+            var measured = _arrived / Math.Max(elapsed.TotalSeconds, 1e-6);
+            _rate = _rate == 0 || elapsed >= Pause ? measured : _rate + (Weight * (measured - _rate));
+        }
+
         _since = now;
         _arrived = 0;
-        return Decide(_rate, taken);
+        return _waitSeconds > 0 && 2 * _rate * _waitSeconds >= Math.Max(1, taken);
     }
-
-    /// <summary>
-    /// Whether a batch of <paramref name="taken"/> transitions taken now would wait, without counting them: a caller that
-    /// takes them after all reports them to <see cref="ShouldWait"/>.
-    /// </summary>
-    public bool WouldWait(int taken, long now) => Decide(Estimate(taken, now), taken);
 
     /// <summary>The transitions that joined during a wait: they count towards the next measurement.</summary>
     public void Joined(int count) => _arrived += count;
-
-    private double Estimate(int taken, long now)
-    {
-        if (_since == 0)
-        {
-            return _rate;
-        }
-
-        var elapsed = Stopwatch.GetElapsedTime(_since, now);
-        var measured = (_arrived + taken) / Math.Max(elapsed.TotalSeconds, 1e-6);
-        return _rate == 0 || elapsed >= Pause ? measured : _rate + (Weight * (measured - _rate));
-    }
-
-    private bool Decide(double rate, int taken) => _waitSeconds > 0 && 2 * rate * _waitSeconds >= Math.Max(1, taken);
 }

@@ -13,17 +13,11 @@ namespace Sagas.Coordinator.Persistence;
 /// concurrent transition on another instance, the database going away), every item in it goes on alone, as a second
 /// try that looks first.
 /// <para>
-/// At most <see cref="DatabaseOptions.BatchExecutors"/> batches run at once, each holding a slot. A message that finds
-/// a slot free and transitions arriving too seldom for a batch to wait (<see cref="BatchWaitPolicy"/>) runs its batch
-/// itself, on its own consumer's flow: at moderate load most transitions come alone, and handing each to another
-/// thread and back cost more CPU (wake-ups) than the transition itself. Otherwise the batch goes to an executor
-/// thread of its own, started on demand and ended after a while with nothing to do. A thread of its own can wait a
-/// precise millisecond for a batch to fill (<see cref="DatabaseOptions.BatchWait"/>), where a timer on the thread pool
-/// takes two or three; under load it runs batch after batch, and later messages only queue for it.
-/// </para>
-/// <para>
-/// A batch run inline carries the consumer's execution context, so its database spans and log lines belong to that
-/// saga's trace even when other sagas' transitions joined it; an executor thread runs without any.
+/// Batches are run by executor threads of their own (<see cref="DatabaseOptions.BatchExecutors"/>), started on demand
+/// and ended after a while with nothing to do. A thread of its own can wait a precise millisecond for a batch to fill
+/// (<see cref="DatabaseOptions.BatchWait"/>), where a timer on the thread pool takes two or three. It waits only when
+/// transitions arrive often enough for the wait to add a good part to the batch (<see cref="BatchWaitPolicy"/>), so
+/// neither a lone message nor a large batch waits.
 /// </para>
 /// </summary>
 public sealed partial class SagaProcessor
@@ -34,21 +28,15 @@ public sealed partial class SagaProcessor
     private readonly ConcurrentQueue<Pending> _pending = new();
     private readonly SagaStateCache _cache = new(dbFactory.StateCache, clock);
     private readonly SemaphoreSlim _wake = new(0);
-    private readonly BatchWaitPolicy _policy = new(dbFactory.BatchWait);
-    private int _slots;
-    private int _threads;
-    private int _idleThreads;
+    private int _executors;
+    private int _idleExecutors;
     private long _waits;
-    private long _inline;
 
     /// <summary>Sagas whose next event skips the read (tests).</summary>
     internal int CachedSagas => _cache.Count;
 
     /// <summary>Batches that waited for more transitions to join them (tests).</summary>
     internal long BatchWaits => Interlocked.Read(ref _waits);
-
-    /// <summary>Batches run by the message that found a slot free, on its own flow (tests).</summary>
-    internal long InlineBatches => Interlocked.Read(ref _inline);
 
     /// <summary>
     /// Queues the first try of a start or an event; the result is null when the batch failed as a whole. The caller
@@ -57,186 +45,101 @@ public sealed partial class SagaProcessor
     private async Task<object?> BatchAsync(Pending item, CancellationToken ct)
     {
         _pending.Enqueue(item);
-
-        // No slot free: a batch is running, and its runner looks at the queue again when it leaves its slot.
-        if (TryEnterSlot())
-        {
-            bool wouldWait;
-            lock (_policy)
-            {
-                wouldWait = _policy.WouldWait(1, Stopwatch.GetTimestamp());
-            }
-
-            if (wouldWait)
-            {
-                // Transitions arrive often enough for the batch to wait for company: an executor thread does that.
-                ExitSlot();
-                WakeExecutor();
-            }
-            else
-            {
-                await RunInlineAsync();
-            }
-        }
-
-        return await item.Done.Task.WaitAsync(ct);
-    }
-
-    /// <summary>One batch (this caller's item, with whatever else is queued), then the slot goes back.</summary>
-    private async Task RunInlineAsync()
-    {
-        var batch = new List<Pending>();
-        try
-        {
-            Take(batch);
-            lock (_policy)
-            {
-                _policy.ShouldWait(batch.Count, Stopwatch.GetTimestamp());
-            }
-
-            Interlocked.Increment(ref _inline);
-            await ExecuteOrSettleAsync(batch, inline: true);
-        }
-        finally
-        {
-            ExitSlot();
-        }
-
-        // Whatever arrived meanwhile found no slot: it is an executor's (this caller has a saga lock to give back).
-        if (!_pending.IsEmpty)
-        {
-            WakeExecutor();
-        }
-    }
-
-    private bool TryEnterSlot() => TryIncrementBelow(ref _slots, dbFactory.BatchExecutors);
-
-    private void ExitSlot() => Interlocked.Decrement(ref _slots);
-
-    /// <summary>Wakes an idle executor thread, or starts one if fewer than the slots run.</summary>
-    private void WakeExecutor()
-    {
-        if (Volatile.Read(ref _idleThreads) > 0)
+        if (Volatile.Read(ref _idleExecutors) > 0)
         {
             // An executor waits for work (it looked at the queue after saying so): wake it. A spare wake-up only makes
-            // an executor look at the queue once more.
+            // an executor look at an empty queue once more.
             _wake.Release();
         }
-        else if (TryIncrementBelow(ref _threads, dbFactory.BatchExecutors))
+        else if (TryEnterExecutor())
         {
             // Unsafe: without this caller's execution context (its saga's log scope and trace), which would otherwise
             // stay with the thread and every batch it runs.
             new Thread(RunExecutor) { IsBackground = true, Name = "sagas-group-commit" }.UnsafeStart();
         }
+
+        return await item.Done.Task.WaitAsync(ct);
     }
 
-    private static bool TryIncrementBelow(ref int counter, int limit)
+    private bool TryEnterExecutor()
     {
         while (true)
         {
-            var current = Volatile.Read(ref counter);
-            if (current >= limit)
+            var running = Volatile.Read(ref _executors);
+            // Batches in flight at once, at most; more messages than that queue for the next batches.
+            if (running >= dbFactory.BatchExecutors)
             {
                 return false;
             }
 
-            if (Interlocked.CompareExchange(ref counter, current + 1, current) == current)
+            if (Interlocked.CompareExchange(ref _executors, running + 1, running) == running)
             {
                 return true;
             }
         }
     }
 
-    /// <summary>Work an executor can start on: a queued item and a free slot.</summary>
-    private bool ExecutorWork() => !_pending.IsEmpty && Volatile.Read(ref _slots) < dbFactory.BatchExecutors;
-
     private void RunExecutor()
     {
         var batch = new List<Pending>(Math.Min(dbFactory.MaxBatch, 16));
-        while (true)
+        var policy = new BatchWaitPolicy(dbFactory.BatchWait);
+        do
         {
-            if (!_pending.IsEmpty && TryEnterSlot())
+            while (NextBatch(batch, policy))
             {
                 try
                 {
-                    while (NextBatch(batch))
+                    // The batch's own I/O is asynchronous; this thread only waits for it, so the pool's threads are not held.
+                    ExecuteBatchAsync(batch).GetAwaiter().GetResult();
+                }
+                catch (Exception ex)
+                {
+                    // ExecuteBatchAsync settles its own failures; anything else must not end the process with this
+                    // thread. Items not settled yet go on alone, as after a failed batch.
+                    logger.LogError(ex, "A group-commit batch of {Count} transitions failed unexpectedly", batch.Count);
+                    foreach (var item in batch)
                     {
-                        // The batch's own I/O is asynchronous; this thread only waits for it, so the pool's threads are not held.
-                        ExecuteOrSettleAsync(batch, inline: false).GetAwaiter().GetResult();
+                        item.Done.TrySetResult(null);
                     }
                 }
-                finally
-                {
-                    ExitSlot();
-                }
-
-                // An item queued while this thread still held its slot may have found none free: look again.
-                continue;
             }
 
-            Interlocked.Increment(ref _idleThreads);
-            var woken = ExecutorWork() || _wake.Wait(ExecutorIdle);
-            Interlocked.Decrement(ref _idleThreads);
-            if (woken)
-            {
-                continue;
-            }
+            Interlocked.Decrement(ref _executors);
 
-            Interlocked.Decrement(ref _threads);
-
-            // An item queued after this thread stopped waiting and before the decrement found no thread to start: look
-            // again, so it is not stranded.
-            if (!ExecutorWork() || !TryIncrementBelow(ref _threads, dbFactory.BatchExecutors))
-            {
-                return;
-            }
+            // An item queued after this executor stopped waiting and before the decrement found every executor busy:
+            // look again, so it is not stranded.
         }
+        while (!_pending.IsEmpty && TryEnterExecutor());
     }
 
-    /// <summary>Runs a batch; a failure it does not settle itself must not end the process or strand its items.</summary>
-    private async Task ExecuteOrSettleAsync(List<Pending> batch, bool inline)
-    {
-        try
-        {
-            await ExecuteBatchAsync(batch, inline);
-        }
-        catch (Exception ex)
-        {
-            // Items not settled yet go on alone, as after a failed batch.
-            logger.LogError(ex, "A group-commit batch of {Count} transitions failed unexpectedly", batch.Count);
-            foreach (var item in batch)
-            {
-                item.Done.TrySetResult(null);
-            }
-        }
-    }
-
-    /// <summary>The next batch, after its wait if the policy says so (false: the queue is empty, the slot goes back).</summary>
-    private bool NextBatch(List<Pending> batch)
+    /// <summary>The next batch, after waiting for work (false: none came for <see cref="ExecutorIdle"/>, so the thread ends).</summary>
+    private bool NextBatch(List<Pending> batch, BatchWaitPolicy policy)
     {
         batch.Clear();
-        Take(batch);
-        if (batch.Count == 0)
+        while (true)
         {
-            return false;
+            Take(batch);
+            if (batch.Count > 0)
+            {
+                break;
+            }
+
+            Interlocked.Increment(ref _idleExecutors);
+            var woken = !_pending.IsEmpty || _wake.Wait(ExecutorIdle);
+            Interlocked.Decrement(ref _idleExecutors);
+            if (!woken)
+            {
+                return false;
+            }
         }
 
-        bool wait;
-        lock (_policy)
-        {
-            wait = _policy.ShouldWait(batch.Count, Stopwatch.GetTimestamp()) && batch.Count < dbFactory.MaxBatch;
-        }
-
-        if (wait)
+        if (policy.ShouldWait(batch.Count, Stopwatch.GetTimestamp()) && batch.Count < dbFactory.MaxBatch)
         {
             Interlocked.Increment(ref _waits);
             Thread.Sleep(dbFactory.BatchWait);
             var before = batch.Count;
             Take(batch);
-            lock (_policy)
-            {
-                _policy.Joined(batch.Count - before);
-            }
+            policy.Joined(batch.Count - before);
         }
 
         return true;
@@ -250,7 +153,7 @@ public sealed partial class SagaProcessor
         }
     }
 
-    private async Task ExecuteBatchAsync(List<Pending> batch, bool inline)
+    private async Task ExecuteBatchAsync(List<Pending> batch)
     {
         // Rows are touched in id order, as every batch does, so two instances' batches do not deadlock on each other.
         batch.Sort((a, b) => a.SagaId.CompareTo(b.SagaId));
@@ -336,33 +239,21 @@ public sealed partial class SagaProcessor
             }
         }
 
-        List<OutboxRecord>? rows = null;
-        foreach (var item in committed ? batch : [])
+        foreach (var item in batch)
         {
-            if (item.Staged is not { } staged)
-            {
-                continue;
-            }
-
             try
             {
-                Announce(staged);
-                (rows ??= []).AddRange(staged.Rows);
+                if (committed && item.Staged is { } staged)
+                {
+                    Publish(staged);
+                }
             }
             catch (Exception ex)
             {
                 // Committed: the outbox sweeper sends what was not handed over.
                 logger.LogError(ex, "Announcing the committed transition of saga {SagaId} failed", item.SagaId);
             }
-        }
 
-        if (rows is not null)
-        {
-            Deliver(rows, inline);
-        }
-
-        foreach (var item in batch)
-        {
             item.Done.TrySetResult(committed ? item.Result : null);
         }
     }

@@ -225,15 +225,8 @@ public sealed partial class SagaProcessor(
         }
     }
 
-    /// <summary>After the commit, on the transition's own flow: announces it and starts sending its messages.</summary>
+    /// <summary>After the commit: counts the transition, hands its messages to the outbox and its next wake-up to the timers.</summary>
     private void Publish(Staged staged)
-    {
-        Announce(staged);
-        Deliver(staged.Rows, inline: true);
-    }
-
-    /// <summary>After the commit: remembers the saga, counts the transition and hands its next wake-up to the timers.</summary>
-    private void Announce(Staged staged)
     {
         _cache.Remember(staged.Decision.Instance);
         if (staged.Started)
@@ -245,28 +238,8 @@ public sealed partial class SagaProcessor(
             SagasDiagnostics.RecordTransition(staged.Decision);
         }
 
+        outbox.Enqueue(staged.Rows);
         timers.Notify(staged.Decision.Instance.NextWakeAt);
-    }
-
-    /// <summary>
-    /// Hands committed rows to the outbox: sent from here on a consumer's flow, queued for the delivery loop from an
-    /// executor thread (whose next batch should not wait for the sends).
-    /// </summary>
-    private void Deliver(List<OutboxRecord> rows, bool inline)
-    {
-        if (rows.Count == 0)
-        {
-            return;
-        }
-
-        if (inline)
-        {
-            outbox.SendNow(rows);
-        }
-        else
-        {
-            outbox.Enqueue(rows);
-        }
     }
 
     /// <summary>

@@ -241,36 +241,8 @@ public sealed class ConcurrencyScenarios : IDisposable
 
         Assert.Equal(StartOutcome.Started, result.Outcome);
         Assert.Equal(0, processor.BatchWaits);
-        Assert.Equal(1, processor.InlineBatches);
         await using var db = store.Factory.Create();
         Assert.Equal(1, await db.Sagas.CountAsync(s => s.Id == id));
-    }
-
-    /// <summary>
-    /// Messages far apart (moderate load) are each written by their own consumer, with no executor thread in between
-    /// and no wait, one commit each, and every one's rows handed to the outbox.
-    /// </summary>
-    [Fact]
-    public async Task Start_MessagesFarApart_EachRunInlineWithItsOwnCommit()
-    {
-        var store = await StandaloneStore.CreateAsync(DatabaseProvider.Postgres);
-        _stores.Add(store);
-        var outbox = new RecordingOutbox();
-        var processor = store.NewProcessor(outbox);
-        var ids = Enumerable.Range(0, 5).Select(_ => Guid.NewGuid()).ToList();
-
-        foreach (var id in ids)
-        {
-            var result = await processor.StartAsync(new StartCommand(id, TestDefinitions.Fast, null, """{"orderId":"o"}"""), Guid.NewGuid(), default);
-            Assert.Equal(StartOutcome.Started, result.Outcome);
-            await Task.Delay(50);
-        }
-
-        Assert.Equal((5, 0), (processor.InlineBatches, processor.BatchWaits));
-        await using var db = store.Factory.Create();
-        var commits = await db.Database.SqlQuery<string>($"SELECT xmin::text AS \"Value\" FROM sagas WHERE \"Id\" = ANY({ids.ToArray()})").ToListAsync();
-        Assert.Equal(5, commits.Distinct().Count());
-        Assert.All(ids, id => Assert.Single(outbox.Records, r => r.SagaId == id && r.MessageType == nameof(ExecuteStep)));
     }
 
     /// <summary>

@@ -88,25 +88,6 @@ public class BatchWaitPolicyTests
         Assert.True(joined.ShouldWait(1, At(4_000)));
     }
 
-    [Fact]
-    public void WouldWait_AsksWithoutCounting()
-    {
-        var policy = new BatchWaitPolicy(Wait);
-        var decisions = Stream(policy, every: TimeSpan.FromMicroseconds(500), batches: 20);
-        var rate = policy.Rate;
-
-        // Half a millisecond after the last batch: it would wait, and asking twice changes nothing.
-        Assert.True(policy.WouldWait(1, At(10_000)));
-        Assert.True(policy.WouldWait(1, At(10_000)));
-        Assert.Equal(rate, policy.Rate);
-
-        // A second later the stream has stopped: a lone transition would not wait, and the caller that took it reports it.
-        Assert.False(policy.WouldWait(1, At(1_010_000)));
-        Assert.False(policy.ShouldWait(1, At(1_010_000)));
-        Assert.True(policy.Rate < 10, $"rate {policy.Rate}");
-        Assert.Equal(20, decisions.Count);
-    }
-
     [Theory]
     [InlineData(-1)]
     [InlineData(1_001)]
