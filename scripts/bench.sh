@@ -28,12 +28,24 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+value=0
 for arg in "$@"; do
-    if [[ "$arg" == "-h" || "$arg" == "--help" ]]; then
-        # The usage is this file's opening comment.
-        sed -n '2,/^set -euo/p' scripts/bench.sh | sed '$d' | sed 's/^# \{0,1\}//'
-        exit 0
+    # An option's value (--prefix -h) is not a request for help.
+    if (( value )); then
+        value=0
+        continue
     fi
+    case "$arg" in
+        -h|--help)
+            # The usage is this file's opening comment.
+            sed -n '2,/^set -euo/p' scripts/bench.sh | sed '$d' | sed 's/^# \{0,1\}//'
+            exit 0
+            ;;
+        --systems|--concurrency|--warmup|--phase-warmup|--duration|--open-duration|--in-flight|--postgres|--prefix|\
+        --coordinator|--participants|--pgbench|--logs|--rate|--coordinator-env|--participants-env)
+            value=1
+            ;;
+    esac
 done
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
