@@ -51,6 +51,22 @@ public sealed partial class CrossProcessTelemetryScenarios(ITestOutputHelper out
         _owned.Add(collector);
         var (coordinator, ledger) = await StartRigAsync(collector.Endpoint);
 
+        // A cold participants host (EF models, JIT) can take longer than order-fast's 1.5-s step timeouts three times
+        // over on a slow machine, which compensates a saga meant to complete (seen in CI). One saga of the shipped
+        // definition, whose steps wait 10 s, warms both processes first; its spans are another trace and its counters
+        // another definition, so nothing below counts it.
+        var warmUp = new Order("o-warm", "c-warm", "sku-warm", 1, 5m, "NL");
+        await ledger.Ledger.SeedStockAsync(warmUp.Sku, 10);
+        await ledger.Ledger.SeedCustomerAsync(warmUp.CustomerId, 100m);
+        var warmUpId = Guid.NewGuid();
+        using (var started = await coordinator.Client.PostAsJsonAsync(
+            new Uri("api/sagas", UriKind.Relative), new { definition = "order-fulfilment", sagaId = warmUpId, data = warmUp.ToJson() }))
+        {
+            Assert.Equal(202, (int)started.StatusCode);
+        }
+
+        await WaitForStateAsync(coordinator, warmUpId, "Completed");
+
         var sagas = new List<(Guid Id, string State)>();
         for (var i = 0; i < completed + compensated; i++)
         {
