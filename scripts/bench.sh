@@ -30,7 +30,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 value=0
 for arg in "$@"; do
-    # An option's value (--prefix -h) is not a request for help.
+    # An option's value (--prefix -h) is not a request for help. The options that take a value are BenchOptions.Parse's
+    # (bench/throughput/BenchOptions.cs): keep the list below in step with it.
     if (( value )); then
         value=0
         continue
