@@ -116,7 +116,8 @@ public static class BenchRunner
         var rate = openRate ?? closed.Max(p => p.Result.SagasPerSecond) / 2;
         var (open, openCosts) = await measure.RunAsync(system.CoordinatorDatabases, system.AllDatabases, () => system.ProcessIds, system.CoordinatorPid,
             false, () => driver.OpenLoopAsync(rate, options.PhaseWarmup, options.OpenDuration));
-        Log($"{system.Name}: open {rate:0}/s: p50 {open.Percentile(50):0.0} ms, p99 {open.Percentile(99):0.0} ms, lost {open.Lost}, machine {openCosts.MachineBusyPercent:0}% busy, {openCosts.StealPercent:0}% stolen");
+        Log($"{system.Name}: open {rate:0}/s: p50 {open.Percentile(50):0.0} ms, p99 {open.Percentile(99):0.0} ms, lost {open.Lost}, machine {openCosts.MachineBusyPercent:0}% busy, {openCosts.StealPercent:0}% stolen, " +
+            $"{openCosts.MessagesReceived:0.00} msgs/saga, CPU {openCosts.SystemCpuMs + openCosts.InfraCpuMs:0.0} ms/saga");
         return new SystemReport(system.Name, closed, new Phase(open, openCosts), ProcessStats.PeakResidentMiB(system.CoordinatorPid));
     }
 

@@ -73,8 +73,8 @@ public static class Report
     private static void PrintPhases(TextWriter output, IReadOnlyList<SystemReport> reports)
     {
         output.WriteLine();
-        output.WriteLine("| system | phase | sagas/s | p50 ms | p95 ms | p99 ms | max ms | not completed | lost | machine busy % | stolen % |");
-        output.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        output.WriteLine("| system | phase | sagas/s | p50 ms | p95 ms | p99 ms | max ms | not completed | lost | machine busy % | stolen % | coord. commits/saga | msgs/saga | CPU ms/saga system (orchestrator) | CPU ms/saga broker+db |");
+        output.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var report in reports.Where(r => r.Error is null))
         {
             foreach (var phase in report.Closed.Append(report.Open).OfType<Phase>())
@@ -82,7 +82,8 @@ public static class Report
                 var r = phase.Result;
                 var name = PhaseName(r);
                 output.WriteLine($"| {report.Name} | {name} | {Fixed(r.SagasPerSecond, 0)} | {Fixed(r.Percentile(50), 1)} | {Fixed(r.Percentile(95), 1)} | {Fixed(r.Percentile(99), 1)} | {Fixed(r.Percentile(100), 1)} | {r.NotCompleted} | {r.Lost} | " +
-                    $"{Fixed(phase.Costs.MachineBusyPercent, 0)} | {Fixed(phase.Costs.StealPercent, 0)} |");
+                    $"{Fixed(phase.Costs.MachineBusyPercent, 0)} | {Fixed(phase.Costs.StealPercent, 0)} | {Fixed(phase.Costs.CoordinatorCommits, 2)} | {Fixed(phase.Costs.MessagesReceived, 2)} | " +
+                    $"{Fixed(phase.Costs.SystemCpuMs, 2)} ({Fixed(phase.Costs.CoordinatorCpuMs, 2)}) | {Fixed(phase.Costs.InfraCpuMs, 2)} |");
             }
         }
     }
@@ -130,6 +131,8 @@ public static class Report
             ["machine_busy_pct_at_half_load"] = Round(ours?.Open?.Costs.MachineBusyPercent, 1),
             ["machine_steal_pct_at_half_load"] = Round(ours?.Open?.Costs.StealPercent, 1),
             ["machine_steal_pct_max"] = Round(Phases(reports).Select(p => (double?)p.Phase.Costs.StealPercent).Max(), 1),
+            ["messages_per_saga_at_half_load"] = Round(ours?.Open?.Costs.MessagesReceived, 2),
+            ["cpu_ms_per_saga_at_half_load"] = Round(ours?.Open?.Costs is { } open ? open.SystemCpuMs + open.InfraCpuMs : null, 2),
             ["commits_per_saga"] = Round(commits, 2),
             ["messages_per_saga"] = Round(messages, 2),
             ["cpu_ms_per_saga"] = Round(ours?.CostPhase?.Costs.SystemCpuMs, 2),
