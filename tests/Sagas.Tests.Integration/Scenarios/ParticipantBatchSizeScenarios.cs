@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Sagas.Contracts;
 using Sagas.Tests.Integration.Infrastructure;
 using Xunit;
@@ -9,12 +10,13 @@ namespace Sagas.Tests.Integration.Scenarios;
 /// <summary>
 /// A participant that does not read command batches yet gets its own batch size of 1
 /// (<c>Sagas:ParticipantCommandBatchSize:payments = 1</c>): over real RabbitMQ and PostgreSQL, its queue receives only
-/// single commands while the other participants' still get batches, and every saga ends with its effects.
+/// single commands while the other participants' still get batches, and every saga ends with its effects. Its replies
+/// to those single commands, ready close together, still share broker messages (<c>ReplyCoalescer</c>).
 /// </summary>
 public sealed class ParticipantBatchSizeScenarios(PaymentsUnbatchedBackend backend, ITestOutputHelper output) : IClassFixture<PaymentsUnbatchedBackend>
 {
     [Fact]
-    public async Task Batching_OneParticipantAtSizeOne_ItsQueueGetsOnlySingleCommandsOthersStillBatched()
+    public async Task Batching_OneParticipantAtSizeOne_ItsQueueGetsOnlySingleCommandsOthersStillBatchedAndItsRepliesShareMessages()
     {
         const int sagas = 40;
         await using var trace = await BrokerTrace.StartAsync(backend.BrokerUri!);
@@ -46,5 +48,15 @@ public sealed class ParticipantBatchSizeScenarios(PaymentsUnbatchedBackend backe
         Assert.Equal(0, payments.Count(IsBatch));
         Assert.True(payments.Count(IsSingle) >= sagas, $"{payments.Count(IsSingle)} single commands reached payments for {sagas} sagas");
         Assert.True(others.Any(IsBatch), "inventory and shipping got no command batch");
+
+        // Replies to payments' single commands, in one message: they were ready while another reply was being sent.
+        var toCoordinator = To(Endpoints.Coordinator);
+        var shared = toCoordinator
+            .Where(m => m.Text.Contains("urn:message:Sagas.Contracts:StepReplyBatch", StringComparison.Ordinal))
+            .Select(m => Regex.Count(m.Text, "\"charge-payment\""))
+            .Where(n => n >= 2)
+            .ToList();
+        output.WriteLine($"to the coordinator: {toCoordinator.Count} messages; reply batches answering several single payments commands: {shared.Count} ({shared.Sum()} replies)");
+        Assert.NotEmpty(shared);
     }
 }

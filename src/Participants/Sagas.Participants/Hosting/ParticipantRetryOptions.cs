@@ -21,6 +21,13 @@ public sealed class ParticipantReplyOptions
 
     internal static readonly Uri DefaultReplyAddress = new("queue:" + Contracts.Endpoints.Coordinator);
 
+    /// <summary>
+    /// Replies to different commands that are ready while another reply is being sent go together, as one
+    /// <c>StepReplyBatch</c>, once that send is done (default). False: each command's reply goes alone (a command batch's
+    /// replies still share messages among themselves), for a coordinator that reads no reply batches.
+    /// </summary>
+    public bool BatchAcrossCommands { get; set; } = true;
+
     /// <summary>Test hook: send every reply twice with the same MessageId, to prove the coordinator's inbox.</summary>
     public bool SendEveryReplyTwice { get; set; }
 }

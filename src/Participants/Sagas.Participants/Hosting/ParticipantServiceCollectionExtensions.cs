@@ -64,6 +64,7 @@ public static class ParticipantServiceCollectionExtensions
         services.AddSingleton(builder.Build);
         services.AddSingleton<StepDispatcher<TDb>>();
         services.TryAddSingleton<IStepReplySender, BusStepReplySender>();
+        services.TryAddSingleton<ReplyCoalescer>();
         services.AddSingleton<StepReporter<TDb>>();
         services.AddHostedService<ParticipantInitializer<TDb>>();
         services.AddSingleton(new ParticipantDescriptor(name, typeof(TDb), bus => bus.AddSagaParticipantConsumer<TDb>(name)));

@@ -7,17 +7,7 @@ namespace Sagas.Participants;
 /// <summary>Replies are sent (not published) to the coordinator's queue, correlated to the command they answer.</summary>
 internal static class ReplySender
 {
-    public static async Task SendAsync(ConsumeContext context, object? reply, Guid sagaId, PayloadCodec payloads, ParticipantReplyOptions options)
-    {
-        if (reply is null)
-        {
-            return;
-        }
-
-        await SendOneAsync(context, new PendingReply(reply, sagaId, context.MessageId), payloads, options);
-    }
-
-    /// <summary>Replies to commands of one batch: one alone travels as itself, more go as one <see cref="StepReplyBatch"/>.</summary>
+    /// <summary>Replies ready together: one alone travels as itself, more go as one <see cref="StepReplyBatch"/>.</summary>
     public static async Task SendAsync(ConsumeContext context, IReadOnlyList<PendingReply> replies, PayloadCodec payloads, ParticipantReplyOptions options)
     {
         if (replies.Count <= 1)

@@ -16,6 +16,7 @@ public sealed class StepConsumer<TDb>(
     StepDispatcher<TDb> dispatcher,
     PayloadCodec payloads,
     IOptions<ParticipantReplyOptions> options,
+    ReplyCoalescer shared,
     ILogger<StepConsumer<TDb>> logger) :
     IConsumer<ExecuteStep>,
     IConsumer<CompensateStep>,
@@ -28,13 +29,13 @@ public sealed class StepConsumer<TDb>(
     public async Task Consume(ConsumeContext<ExecuteStep> context)
     {
         var reply = await ExecuteAsync(context.Message, batched: false, context.CancellationToken);
-        await ReplySender.SendAsync(context, reply, context.Message.SagaId, payloads, options.Value);
+        await ReplyAsync(context, reply, context.Message.SagaId);
     }
 
     public async Task Consume(ConsumeContext<CompensateStep> context)
     {
         var reply = await CompensateAsync(context.Message, batched: false, context.CancellationToken);
-        await ReplySender.SendAsync(context, reply, context.Message.SagaId, payloads, options.Value);
+        await ReplyAsync(context, reply, context.Message.SagaId);
     }
 
     /// <summary>
@@ -53,7 +54,7 @@ public sealed class StepConsumer<TDb>(
             throw new ArgumentException("Malformed StepCommandBatch: it needs commands, each with exactly one of execute and compensate.");
         }
 
-        var replies = new ReplyCoalescer(context, payloads, options.Value);
+        var replies = options.Value.BatchAcrossCommands ? shared : new ReplyCoalescer(payloads, options);
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = BatchParallelism, CancellationToken = context.CancellationToken };
         await Parallel.ForEachAsync(commands, parallel, async (command, ct) =>
         {
@@ -76,9 +77,23 @@ public sealed class StepConsumer<TDb>(
 
             if (reply is not null)
             {
-                await replies.AddAsync(new PendingReply(reply, sagaId, command.MessageId));
+                await replies.SendAsync(context, new PendingReply(reply, sagaId, command.MessageId));
             }
         });
+    }
+
+    /// <summary>A single command's reply: shared with the replies of other commands ready at the same time, or alone.</summary>
+    private Task ReplyAsync(ConsumeContext context, object? reply, Guid sagaId)
+    {
+        if (reply is null)
+        {
+            return Task.CompletedTask;
+        }
+
+        var pending = new PendingReply(reply, sagaId, context.MessageId);
+        return options.Value.BatchAcrossCommands
+            ? shared.SendAsync(context, pending)
+            : ReplySender.SendAsync(context, [pending], payloads, options.Value);
     }
 
     private async Task<object?> ExecuteAsync(ExecuteStep encoded, bool batched, CancellationToken cancellationToken)
@@ -108,61 +123,5 @@ public sealed class StepConsumer<TDb>(
             send.MessageId = command.MessageId;
             send.Headers.Set(Endpoints.SagaIdHeader, sagaId.ToString());
         }), cancellationToken);
-    }
-
-    /// <summary>
-    /// Sends a batch's replies as they come: the first caller with nothing in flight sends what is waiting, and keeps
-    /// sending what arrived meanwhile until none is left, so replies ready together share one message. Every caller
-    /// returns only once its reply is sent or being sent by a caller the batch's consume still waits for.
-    /// </summary>
-    private sealed class ReplyCoalescer(ConsumeContext context, PayloadCodec payloads, ParticipantReplyOptions options)
-    {
-        private readonly Lock _gate = new();
-        private List<PendingReply> _waiting = [];
-        private bool _sending;
-
-        public async ValueTask AddAsync(PendingReply reply)
-        {
-            lock (_gate)
-            {
-                _waiting.Add(reply);
-                if (_sending)
-                {
-                    return;
-                }
-
-                _sending = true;
-            }
-
-            try
-            {
-                while (true)
-                {
-                    List<PendingReply> batch;
-                    lock (_gate)
-                    {
-                        if (_waiting.Count == 0)
-                        {
-                            _sending = false;
-                            return;
-                        }
-
-                        batch = _waiting;
-                        _waiting = [];
-                    }
-
-                    await ReplySender.SendAsync(context, batch, payloads, options);
-                }
-            }
-            catch
-            {
-                lock (_gate)
-                {
-                    _sending = false;
-                }
-
-                throw;
-            }
-        }
     }
 }
