@@ -50,14 +50,6 @@ public sealed class SagasOptions
     /// </summary>
     public Dictionary<string, int> ParticipantCommandBatchSize { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 
-    /// <summary>
-    /// Commands for a participant that become ready while an earlier send to it awaits the broker's confirm wait for
-    /// that confirm and then go together, in batches of <see cref="CommandBatchSize"/> (default). At moderate load each
-    /// group commit holds a transition or two, so this is where their commands can still share a broker message. False:
-    /// every group commit's commands go at once, sharing a message only with those of the same commit.
-    /// </summary>
-    public bool OneCommandSendPerParticipant { get; set; } = true;
-
     /// <summary>Test hook: send every outgoing message twice with the same message id.</summary>
     public bool DuplicateDelivery { get; set; }
 }

@@ -44,8 +44,6 @@ public sealed class OutboxDispatcher(
     private const int DeleteBatchSize = 2000;
     private readonly Channel<OutboxRecord> _ready = Channel.CreateUnbounded<OutboxRecord>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ConcurrentQueue<long> _confirmed = new();
-    private readonly ConcurrentDictionary<string, Lane> _lanes = new(StringComparer.Ordinal);
-    private readonly SemaphoreSlim _inFlight = new(MaxSendsInFlight, MaxSendsInFlight);
 
     /// <summary>Hands committed rows over for immediate delivery.</summary>
     public void Enqueue(IReadOnlyList<OutboxRecord> records)
@@ -65,8 +63,7 @@ public sealed class OutboxDispatcher(
         // confirms a persistent message once it is on disk or consumed and acknowledged, so a confirm can take as
         // long as the participant's work: waiting for a whole batch's confirms before sending the next rows held
         // every later command behind the earlier ones' processing. The semaphore bounds the sends awaiting a confirm.
-        // Commands for a participant with a send awaiting its confirm wait in that participant's lane instead and go
-        // together after it (OneCommandSendPerParticipant).
+        var inFlight = new SemaphoreSlim(MaxSendsInFlight, MaxSendsInFlight);
         try
         {
             var ready = new List<OutboxRecord>();
@@ -81,14 +78,8 @@ public sealed class OutboxDispatcher(
 
                 foreach (var send in SendUnits(ready, options.Value.CommandBatchSize, options.Value.ParticipantCommandBatchSize))
                 {
-                    if (options.Value.OneCommandSendPerParticipant && send[0].Queue is { } queue && IsStepCommand(send[0].MessageType))
-                    {
-                        Offer(queue, send, ct);
-                        continue;
-                    }
-
-                    await _inFlight.WaitAsync(ct);
-                    _ = SendAndReleaseAsync(send, ct);
+                    await inFlight.WaitAsync(ct);
+                    _ = SendAndReleaseAsync(send, inFlight, ct);
                 }
             }
         }
@@ -104,7 +95,7 @@ public sealed class OutboxDispatcher(
         {
             for (var i = 0; i < MaxSendsInFlight; i++)
             {
-                await _inFlight.WaitAsync(grace.Token);
+                await inFlight.WaitAsync(grace.Token);
             }
         }
         catch (OperationCanceledException)
@@ -154,69 +145,9 @@ public sealed class OutboxDispatcher(
         int SizeFor(string queue) => byParticipant is not null && byParticipant.TryGetValue(queue, out var size) ? size : batchSize;
     }
 
-    /// <summary>
-    /// Sends a participant's commands now, or, while a send to it awaits its confirm, keeps them for the next one: the
-    /// lane's sender sends what gathered meanwhile as soon as its send is confirmed (or has failed: those rows stay for
-    /// the sweeper).
-    /// </summary>
-    private void Offer(string queue, IReadOnlyList<OutboxRecord> records, CancellationToken ct)
-    {
-        var lane = _lanes.GetOrAdd(queue, static _ => new Lane());
-        lock (lane.Gate)
-        {
-            if (lane.Sending)
-            {
-                lane.Waiting.AddRange(records);
-                return;
-            }
-
-            lane.Sending = true;
-        }
-
-        _ = RunLaneAsync(lane, records, ct);
-    }
-
-    private async Task RunLaneAsync(Lane lane, IReadOnlyList<OutboxRecord> first, CancellationToken ct)
-    {
-        IReadOnlyList<OutboxRecord> next = first;
-        try
-        {
-            while (true)
-            {
-                var sends = new List<Task>();
-                foreach (var unit in SendUnits(next, options.Value.CommandBatchSize, options.Value.ParticipantCommandBatchSize))
-                {
-                    await _inFlight.WaitAsync(ct);
-                    sends.Add(SendAndReleaseAsync(unit, ct));
-                }
-
-                await Task.WhenAll(sends);
-                lock (lane.Gate)
-                {
-                    if (lane.Waiting.Count == 0 || ct.IsCancellationRequested)
-                    {
-                        // Shutting down: rows still waiting stay in the outbox for the next start's sweeper.
-                        lane.Sending = false;
-                        return;
-                    }
-
-                    next = lane.Waiting;
-                    lane.Waiting = [];
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            lock (lane.Gate)
-            {
-                lane.Sending = false;
-            }
-        }
-    }
-
     private static bool IsStepCommand(string messageType) => messageType is nameof(ExecuteStep) or nameof(CompensateStep);
 
-    private async Task SendAndReleaseAsync(IReadOnlyList<OutboxRecord> records, CancellationToken ct)
+    private async Task SendAndReleaseAsync(IReadOnlyList<OutboxRecord> records, SemaphoreSlim inFlight, CancellationToken ct)
     {
         try
         {
@@ -234,7 +165,7 @@ public sealed class OutboxDispatcher(
         }
         finally
         {
-            _inFlight.Release();
+            inFlight.Release();
         }
     }
 
@@ -504,15 +435,6 @@ public sealed class OutboxDispatcher(
 
         var endpoint = await bus.GetSendEndpoint(transport.AddressOf(record.Queue));
         await endpoint.Send(message, type, Stamp, ct);
-    }
-    /// <summary>One participant's commands: whether a send to it awaits its confirm, and the commands ready meanwhile.</summary>
-    private sealed class Lane
-    {
-        public Lock Gate { get; } = new();
-
-        public List<OutboxRecord> Waiting { get; set; } = [];
-
-        public bool Sending { get; set; }
     }
 }
 
