@@ -8,10 +8,16 @@ namespace Sagas.Bench.Throughput;
 /// <see cref="MachineBusyPercent"/> is how busy all cores were over the phase (its warm-up included), not per saga;
 /// <see cref="StealPercent"/> the share of the cores' time the hypervisor gave to another machine while this one had
 /// work. On a shared VM a phase with much steal ran on less CPU than the others: its numbers are not comparable.
+/// <see cref="InfraCpuMs"/> is RabbitMQ's and PostgreSQL's together, <see cref="BrokerCpuMs"/> RabbitMQ's share of it;
+/// <see cref="DriverCpuMs"/> is the load driver's (this process); <see cref="MachineSwitches"/> counts the context
+/// switches of every process on the machine, each a wake-up or a hand-over of a core.
 /// </remarks>
 public sealed record PhaseCosts(
     double CoordinatorCommits, double AllCommits, double MessagesReceived, double MessagesRouted, double SystemCpuMs, double CoordinatorCpuMs, double InfraCpuMs,
-    double MachineBusyPercent, double StealPercent);
+    double MachineBusyPercent, double StealPercent, double BrokerCpuMs = 0, double DriverCpuMs = 0, double MachineSwitches = 0)
+{
+    public double DatabaseCpuMs => InfraCpuMs - BrokerCpuMs;
+}
 
 /// <summary>Snapshots before and after a phase: commit counters, broker counters, CPU of the system and of RabbitMQ + PostgreSQL.</summary>
 public sealed class Measure(Postgres postgres)
@@ -38,8 +44,11 @@ public sealed class Measure(Postgres postgres)
 
         var coordinator0 = await postgres.CommitsAsync(coordinatorDatabases);
         var all0 = await postgres.CommitsAsync(allDatabases);
-        var broker0 = await RabbitMqAdmin.CountersAsync();
+        var counters0 = await RabbitMqAdmin.CountersAsync();
         var infra0 = InfraCpu();
+        var broker0 = BrokerCpu();
+        var driver0 = ProcessStats.CpuSeconds(Environment.ProcessId);
+        var switches0 = ProcessStats.MachineContextSwitches();
         var system0 = CpuOf(systemPids());
         var coordinatorCpu0 = ProcessStats.CpuSeconds(coordinatorPid);
         var machine0 = ProcessStats.MachineTicks();
@@ -50,7 +59,10 @@ public sealed class Measure(Postgres postgres)
         var system1 = CpuOf(systemPids());
         var coordinatorCpu1 = ProcessStats.CpuSeconds(coordinatorPid);
         var infra1 = InfraCpu();
-        var broker1 = await RabbitMqAdmin.CountersAsync();
+        var broker1 = BrokerCpu();
+        var driver1 = ProcessStats.CpuSeconds(Environment.ProcessId);
+        var switches1 = ProcessStats.MachineContextSwitches();
+        var counters1 = await RabbitMqAdmin.CountersAsync();
         if (settle)
         {
             await Task.Delay(SettleTime);
@@ -60,7 +72,7 @@ public sealed class Measure(Postgres postgres)
         var all1 = await postgres.CommitsAsync(allDatabases);
 
         var sagas = Math.Max(1, result.Finished);
-        var broker = broker1 - broker0;
+        var broker = counters1 - counters0;
         var costs = new PhaseCosts(
             (double)(coordinator1 - coordinator0) / sagas,
             (double)(all1 - all0) / sagas,
@@ -70,13 +82,18 @@ public sealed class Measure(Postgres postgres)
             coordinatorPid > 0 ? (coordinatorCpu1 - coordinatorCpu0) * 1000 / sagas : 0,
             Delta(infra0, infra1) * 1000 / sagas,
             100.0 * (machine1.Busy - machine0.Busy) / Math.Max(1, machine1.Total - machine0.Total),
-            100.0 * (machine1.Steal - machine0.Steal) / Math.Max(1, machine1.Total - machine0.Total));
+            100.0 * (machine1.Steal - machine0.Steal) / Math.Max(1, machine1.Total - machine0.Total),
+            Delta(broker0, broker1) * 1000 / sagas,
+            (driver1 - driver0) * 1000 / sagas,
+            (double)(switches1 - switches0) / sagas);
         return (result, costs);
     }
 
     /// <summary>RabbitMQ (beam.smp) and every PostgreSQL process (backends of pooled connections live through a phase).</summary>
     private static Dictionary<int, double> InfraCpu() =>
         CpuOf([.. ProcessStats.FindByName("beam.smp"), .. ProcessStats.FindByName("postgres")]);
+
+    private static Dictionary<int, double> BrokerCpu() => CpuOf(ProcessStats.FindByName("beam.smp"));
 
     private static Dictionary<int, double> CpuOf(IEnumerable<int> pids) => pids.Distinct().ToDictionary(p => p, ProcessStats.CpuSeconds);
 

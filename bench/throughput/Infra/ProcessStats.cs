@@ -41,6 +41,13 @@ public static class ProcessStats
         return (total - ticks[3] - ticks[4] - ticks[7], ticks[7], total);
     }
 
+    /// <summary>Context switches of every process on the machine since boot (the <c>ctxt</c> line of /proc/stat).</summary>
+    public static long MachineContextSwitches()
+    {
+        var line = File.ReadLines("/proc/stat").First(l => l.StartsWith("ctxt ", StringComparison.Ordinal));
+        return long.Parse(line.AsSpan(5).Trim(), CultureInfo.InvariantCulture);
+    }
+
     /// <summary>Peak resident set size (VmHWM) in MiB.</summary>
     public static double PeakResidentMiB(int pid)
     {
