@@ -9,12 +9,15 @@ namespace Sagas.Bench.Throughput;
 /// <see cref="StealPercent"/> the share of the cores' time the hypervisor gave to another machine while this one had
 /// work. On a shared VM a phase with much steal ran on less CPU than the others: its numbers are not comparable.
 /// <see cref="InfraCpuMs"/> is RabbitMQ's and PostgreSQL's together, <see cref="BrokerCpuMs"/> RabbitMQ's share of it;
+/// <see cref="CoordinatorDbCpuMs"/> the share of the PostgreSQL backends connected to the orchestrator's own database(s)
+/// at the phase's end (the rest is the participants' backends and PostgreSQL's own processes, such as the WAL writer);
 /// <see cref="DriverCpuMs"/> is the load driver's (this process); <see cref="MachineSwitches"/> counts the context
 /// switches of every process on the machine, each a wake-up or a hand-over of a core.
 /// </remarks>
 public sealed record PhaseCosts(
     double CoordinatorCommits, double AllCommits, double MessagesReceived, double MessagesRouted, double SystemCpuMs, double CoordinatorCpuMs, double InfraCpuMs,
-    double MachineBusyPercent, double StealPercent, double BrokerCpuMs = 0, double DriverCpuMs = 0, double MachineSwitches = 0)
+    double MachineBusyPercent, double StealPercent, double BrokerCpuMs = 0, double DriverCpuMs = 0, double MachineSwitches = 0,
+    double CoordinatorDbCpuMs = 0)
 {
     public double DatabaseCpuMs => InfraCpuMs - BrokerCpuMs;
 }
@@ -71,6 +74,12 @@ public sealed class Measure(Postgres postgres)
         var coordinator1 = await postgres.CommitsAsync(coordinatorDatabases);
         var all1 = await postgres.CommitsAsync(allDatabases);
 
+        var backends = await postgres.BackendDatabasesAsync();
+        var coordinatorBackends = backends.Where(b => coordinatorDatabases.Contains(b.Value)).Select(b => b.Key).ToHashSet();
+        var coordinatorDb = Delta(
+            infra0.Where(p => coordinatorBackends.Contains(p.Key)).ToDictionary(),
+            infra1.Where(p => coordinatorBackends.Contains(p.Key)).ToDictionary());
+
         var sagas = Math.Max(1, result.Finished);
         var broker = counters1 - counters0;
         var costs = new PhaseCosts(
@@ -85,7 +94,8 @@ public sealed class Measure(Postgres postgres)
             100.0 * (machine1.Steal - machine0.Steal) / Math.Max(1, machine1.Total - machine0.Total),
             Delta(broker0, broker1) * 1000 / sagas,
             (driver1 - driver0) * 1000 / sagas,
-            (double)(switches1 - switches0) / sagas);
+            (double)(switches1 - switches0) / sagas,
+            coordinatorDb * 1000 / sagas);
         return (result, costs);
     }
 

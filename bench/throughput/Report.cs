@@ -73,7 +73,7 @@ public static class Report
     private static void PrintPhases(TextWriter output, IReadOnlyList<SystemReport> reports)
     {
         output.WriteLine();
-        output.WriteLine("| system | phase | sagas/s | p50 ms | p95 ms | p99 ms | max ms | not completed | lost | machine busy % | stolen % | coord. commits/saga | msgs/saga | CPU ms/saga system (orchestrator) | CPU ms/saga broker / db / driver | switches/saga (machine) |");
+        output.WriteLine("| system | phase | sagas/s | p50 ms | p95 ms | p99 ms | max ms | not completed | lost | machine busy % | stolen % | coord. commits/saga | msgs/saga | CPU ms/saga system (orchestrator) | CPU ms/saga broker / db (coordinator's db) / driver | switches/saga (machine) |");
         output.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var report in reports.Where(r => r.Error is null))
         {
@@ -83,7 +83,7 @@ public static class Report
                 var name = PhaseName(r);
                 output.WriteLine($"| {report.Name} | {name} | {Fixed(r.SagasPerSecond, 0)} | {Fixed(r.Percentile(50), 1)} | {Fixed(r.Percentile(95), 1)} | {Fixed(r.Percentile(99), 1)} | {Fixed(r.Percentile(100), 1)} | {r.NotCompleted} | {r.Lost} | " +
                     $"{Fixed(phase.Costs.MachineBusyPercent, 0)} | {Fixed(phase.Costs.StealPercent, 0)} | {Fixed(phase.Costs.CoordinatorCommits, 2)} | {Fixed(phase.Costs.MessagesReceived, 2)} | " +
-                    $"{Fixed(phase.Costs.SystemCpuMs, 2)} ({Fixed(phase.Costs.CoordinatorCpuMs, 2)}) | {Fixed(phase.Costs.BrokerCpuMs, 2)} / {Fixed(phase.Costs.DatabaseCpuMs, 2)} / {Fixed(phase.Costs.DriverCpuMs, 2)} | " +
+                    $"{Fixed(phase.Costs.SystemCpuMs, 2)} ({Fixed(phase.Costs.CoordinatorCpuMs, 2)}) | {Fixed(phase.Costs.BrokerCpuMs, 2)} / {Fixed(phase.Costs.DatabaseCpuMs, 2)} ({Fixed(phase.Costs.CoordinatorDbCpuMs, 2)}) / {Fixed(phase.Costs.DriverCpuMs, 2)} | " +
                     $"{Fixed(phase.Costs.MachineSwitches, 0)} |");
             }
         }

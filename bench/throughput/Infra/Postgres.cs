@@ -61,5 +61,21 @@ public sealed class Postgres(string baseConnectionString)
         return await ScalarAsync("postgres", $"SELECT coalesce(sum(xact_commit), 0)::bigint FROM pg_stat_database WHERE datname IN ({names})");
     }
 
+    /// <summary>The client backends connected now, by process id, with their database.</summary>
+    public async Task<Dictionary<int, string>> BackendDatabasesAsync()
+    {
+        await using var connection = new NpgsqlConnection(AdminConnectionString("postgres"));
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT pid, datname FROM pg_stat_activity WHERE backend_type = 'client backend' AND datname IS NOT NULL", connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        var backends = new Dictionary<int, string>();
+        while (await reader.ReadAsync())
+        {
+            backends[reader.GetInt32(0)] = reader.GetString(1);
+        }
+
+        return backends;
+    }
+
     private async Task AdminAsync(string sql) => await ExecuteAsync("postgres", sql);
 }
