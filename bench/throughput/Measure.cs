@@ -17,7 +17,7 @@ namespace Sagas.Bench.Throughput;
 public sealed record PhaseCosts(
     double CoordinatorCommits, double AllCommits, double MessagesReceived, double MessagesRouted, double SystemCpuMs, double CoordinatorCpuMs, double InfraCpuMs,
     double MachineBusyPercent, double StealPercent, double BrokerCpuMs = 0, double DriverCpuMs = 0, double MachineSwitches = 0,
-    double CoordinatorDbCpuMs = 0)
+    double? CoordinatorDbCpuMs = null)
 {
     public double DatabaseCpuMs => InfraCpuMs - BrokerCpuMs;
 }
@@ -49,7 +49,6 @@ public sealed class Measure(Postgres postgres)
         var all0 = await postgres.CommitsAsync(allDatabases);
         var counters0 = await RabbitMqAdmin.CountersAsync();
         var infra0 = InfraCpu();
-        var broker0 = BrokerCpu();
         var driver0 = ProcessStats.CpuSeconds(Environment.ProcessId);
         var switches0 = ProcessStats.MachineContextSwitches();
         var system0 = CpuOf(systemPids());
@@ -62,7 +61,7 @@ public sealed class Measure(Postgres postgres)
         var system1 = CpuOf(systemPids());
         var coordinatorCpu1 = ProcessStats.CpuSeconds(coordinatorPid);
         var infra1 = InfraCpu();
-        var broker1 = BrokerCpu();
+        var backends = await postgres.BackendDatabasesAsync();
         var driver1 = ProcessStats.CpuSeconds(Environment.ProcessId);
         var switches1 = ProcessStats.MachineContextSwitches();
         var counters1 = await RabbitMqAdmin.CountersAsync();
@@ -74,11 +73,11 @@ public sealed class Measure(Postgres postgres)
         var coordinator1 = await postgres.CommitsAsync(coordinatorDatabases);
         var all1 = await postgres.CommitsAsync(allDatabases);
 
-        var backends = await postgres.BackendDatabasesAsync();
+        // Broker and orchestrator's database: the same two readings, split by process.
+        var brokerPids = ProcessStats.FindByName("beam.smp").ToHashSet();
         var coordinatorBackends = backends.Where(b => coordinatorDatabases.Contains(b.Value)).Select(b => b.Key).ToHashSet();
-        var coordinatorDb = Delta(
-            infra0.Where(p => coordinatorBackends.Contains(p.Key)).ToDictionary(),
-            infra1.Where(p => coordinatorBackends.Contains(p.Key)).ToDictionary());
+        var brokerCpu = Delta(Only(infra0, brokerPids), Only(infra1, brokerPids));
+        double? coordinatorDb = coordinatorDatabases.Count == 0 ? null : Delta(Only(infra0, coordinatorBackends), Only(infra1, coordinatorBackends));
 
         var sagas = Math.Max(1, result.Finished);
         var broker = counters1 - counters0;
@@ -92,7 +91,7 @@ public sealed class Measure(Postgres postgres)
             Delta(infra0, infra1) * 1000 / sagas,
             100.0 * (machine1.Busy - machine0.Busy) / Math.Max(1, machine1.Total - machine0.Total),
             100.0 * (machine1.Steal - machine0.Steal) / Math.Max(1, machine1.Total - machine0.Total),
-            Delta(broker0, broker1) * 1000 / sagas,
+            brokerCpu * 1000 / sagas,
             (driver1 - driver0) * 1000 / sagas,
             (double)(switches1 - switches0) / sagas,
             coordinatorDb * 1000 / sagas);
@@ -103,7 +102,8 @@ public sealed class Measure(Postgres postgres)
     private static Dictionary<int, double> InfraCpu() =>
         CpuOf([.. ProcessStats.FindByName("beam.smp"), .. ProcessStats.FindByName("postgres")]);
 
-    private static Dictionary<int, double> BrokerCpu() => CpuOf(ProcessStats.FindByName("beam.smp"));
+    private static Dictionary<int, double> Only(Dictionary<int, double> cpu, HashSet<int> pids) =>
+        cpu.Where(p => pids.Contains(p.Key)).ToDictionary();
 
     private static Dictionary<int, double> CpuOf(IEnumerable<int> pids) => pids.Distinct().ToDictionary(p => p, ProcessStats.CpuSeconds);
 

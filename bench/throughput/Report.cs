@@ -83,7 +83,7 @@ public static class Report
                 var name = PhaseName(r);
                 output.WriteLine($"| {report.Name} | {name} | {Fixed(r.SagasPerSecond, 0)} | {Fixed(r.Percentile(50), 1)} | {Fixed(r.Percentile(95), 1)} | {Fixed(r.Percentile(99), 1)} | {Fixed(r.Percentile(100), 1)} | {r.NotCompleted} | {r.Lost} | " +
                     $"{Fixed(phase.Costs.MachineBusyPercent, 0)} | {Fixed(phase.Costs.StealPercent, 0)} | {Fixed(phase.Costs.CoordinatorCommits, 2)} | {Fixed(phase.Costs.MessagesReceived, 2)} | " +
-                    $"{Fixed(phase.Costs.SystemCpuMs, 2)} ({Fixed(phase.Costs.CoordinatorCpuMs, 2)}) | {Fixed(phase.Costs.BrokerCpuMs, 2)} / {Fixed(phase.Costs.DatabaseCpuMs, 2)} ({Fixed(phase.Costs.CoordinatorDbCpuMs, 2)}) / {Fixed(phase.Costs.DriverCpuMs, 2)} | " +
+                    $"{Fixed(phase.Costs.SystemCpuMs, 2)} ({Fixed(phase.Costs.CoordinatorCpuMs, 2)}) | {Fixed(phase.Costs.BrokerCpuMs, 2)} / {Fixed(phase.Costs.DatabaseCpuMs, 2)}{(phase.Costs.CoordinatorDbCpuMs is { } coordinatorDb ? $" ({Fixed(coordinatorDb, 2)})" : "")} / {Fixed(phase.Costs.DriverCpuMs, 2)} | " +
                     $"{Fixed(phase.Costs.MachineSwitches, 0)} |");
             }
         }

@@ -1,3 +1,5 @@
+using System.Reflection;
+using System.Threading.Channels;
 using MassTransit;
 using Sagas.Contracts;
 using Xunit;
@@ -6,8 +8,8 @@ namespace Sagas.Participants.Tests;
 
 /// <summary>
 /// Replies to different commands share a broker message when they become ready while another is being sent: a lone
-/// reply goes at once, the ones that wait go together next, and every caller returns only once its own reply's send
-/// is over (or fails with it).
+/// reply goes at once from its own consume, the ones that wait go together next from the first waiter's consume, and
+/// every caller returns only once its own reply's send is over. A failed shared send is tried again alone.
 /// </summary>
 public sealed class ReplyCoalescerTests
 {
@@ -18,24 +20,26 @@ public sealed class ReplyCoalescerTests
     {
         var sends = new FakeSends();
         var coalescer = new ReplyCoalescer(sends.SendAsync);
-        var (a, b, c, d) = (Reply("a"), Reply("b"), Reply("c"), Reply("d"));
+        var (a, b, c, d) = (Consume("a"), Consume("b"), Consume("c"), Consume("d"));
 
-        // Nothing in flight: a goes at once, alone.
-        var first = coalescer.SendAsync(null!, a);
+        // Nothing in flight: a goes at once, alone, from its own consume.
+        var first = coalescer.SendAsync(a, Reply("a"));
         var held = await sends.NextAsync();
         Assert.Equal(["a"], held.Steps);
+        Assert.Same(a, held.Context);
 
         // b, c and d are ready while a's send is in flight: they wait, unsent.
-        var waiting = new[] { coalescer.SendAsync(null!, b), coalescer.SendAsync(null!, c), coalescer.SendAsync(null!, d) };
+        var waiting = new[] { coalescer.SendAsync(b, Reply("b")), coalescer.SendAsync(c, Reply("c")), coalescer.SendAsync(d, Reply("d")) };
         await Task.Delay(50);
         Assert.False(first.IsCompleted);
         Assert.All(waiting, w => Assert.False(w.IsCompleted));
 
-        // a's send ends: a returns, and the three go as one message.
+        // a's send ends: a returns, and the three go as one message, from the consume of the first that waited.
         held.Release();
         await first.WaitAsync(Wait);
         var together = await sends.NextAsync();
         Assert.Equal(["b", "c", "d"], together.Steps);
+        Assert.Same(b, together.Context);
         Assert.All(waiting, w => Assert.False(w.IsCompleted));
 
         together.Release();
@@ -44,51 +48,96 @@ public sealed class ReplyCoalescerTests
         Assert.Equal(2, coalescer.Shared);
 
         // Nothing in flight again: the next reply goes at once, alone.
-        var later = coalescer.SendAsync(null!, Reply("e"));
+        var e = Consume("e");
+        var later = coalescer.SendAsync(e, Reply("e"));
         var alone = await sends.NextAsync();
         Assert.Equal(["e"], alone.Steps);
+        Assert.Same(e, alone.Context);
         alone.Release();
         await later.WaitAsync(Wait);
     }
 
     [Fact]
-    public async Task Replies_SendFails_EveryReplyInItFailsAndThoseWaitingStillGo()
+    public async Task Replies_SharedSendFails_EachOtherReplyIsTriedAloneAndThoseWaitingStillGo()
     {
         var sends = new FakeSends();
         var coalescer = new ReplyCoalescer(sends.SendAsync);
+        var (b, c) = (Consume("b"), Consume("c"));
 
-        var first = coalescer.SendAsync(null!, Reply("a"));
+        var first = coalescer.SendAsync(Consume("a"), Reply("a"));
         var held = await sends.NextAsync();
-        var shared = new[] { coalescer.SendAsync(null!, Reply("b")), coalescer.SendAsync(null!, Reply("c")) };
+        var shared = coalescer.SendAsync(b, Reply("b"));
+        var other = coalescer.SendAsync(c, Reply("c"));
         held.Release();
         await first.WaitAsync(Wait);
 
         var failing = await sends.NextAsync();
         Assert.Equal(["b", "c"], failing.Steps);
-        var after = coalescer.SendAsync(null!, Reply("d"));
+        var after = coalescer.SendAsync(Consume("d"), Reply("d"));
         failing.Fail(new InvalidOperationException("broker gone"));
 
-        // Each command whose reply was in the failed message fails its consume (and is delivered again).
-        foreach (var task in shared)
+        // b sent the failed message: its consume fails with the error, as a reply sent alone does.
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => shared.WaitAsync(Wait));
+        Assert.Equal("broker gone", error.Message);
+
+        // c's reply only rode along: it is tried once more, alone, from c's own consume; d, which waited, still goes.
+        var retries = new[] { await sends.NextAsync(), await sends.NextAsync() };
+        var retry = Assert.Single(retries, s => s.Steps is ["c"]);
+        Assert.Same(c, retry.Context);
+        Assert.Single(retries, s => s.Steps is ["d"]);
+        foreach (var send in retries)
         {
-            var error = await Assert.ThrowsAsync<InvalidOperationException>(() => task.WaitAsync(Wait));
-            Assert.Equal("broker gone", error.Message);
+            send.Release();
         }
 
-        // The reply that waited meanwhile is not stranded: it goes next.
-        var next = await sends.NextAsync();
-        Assert.Equal(["d"], next.Steps);
-        next.Release();
-        await after.WaitAsync(Wait);
+        await Task.WhenAll(other, after).WaitAsync(Wait);
+    }
+
+    [Fact]
+    public async Task Replies_MoreThanABatchWaiting_GoInMessagesOfAtMostMaxBatch()
+    {
+        var sends = new FakeSends();
+        var coalescer = new ReplyCoalescer(sends.SendAsync);
+        var first = coalescer.SendAsync(Consume("first"), Reply("first"));
+        var held = await sends.NextAsync();
+        var waiting = Enumerable.Range(0, ReplyCoalescer.MaxBatch + 5).Select(i => coalescer.SendAsync(Consume($"w{i}"), Reply($"w{i}"))).ToList();
+        held.Release();
+
+        var full = await sends.NextAsync();
+        Assert.Equal(ReplyCoalescer.MaxBatch, full.Steps.Length);
+        Assert.Equal("w0", full.Steps[0]);
+        full.Release();
+        var rest = await sends.NextAsync();
+        Assert.Equal(Enumerable.Range(ReplyCoalescer.MaxBatch, 5).Select(i => $"w{i}"), rest.Steps);
+        rest.Release();
+
+        await Task.WhenAll(waiting.Append(first)).WaitAsync(Wait);
+        Assert.Equal(3, sends.Count);
     }
 
     private static PendingReply Reply(string step) =>
         new(new StepSucceeded(Guid.NewGuid(), step, 1), Guid.NewGuid(), Guid.NewGuid());
 
+    /// <summary>A stand-in consume, only ever compared by reference: every call on it fails the test.</summary>
+    private static ConsumeContext Consume(string name)
+    {
+        var context = DispatchProxy.Create<ConsumeContext, NoCalls>();
+        ((NoCalls)(object)context).Name = name;
+        return context;
+    }
+
+    public class NoCalls : DispatchProxy
+    {
+        public string Name { get; set; } = "";
+
+        protected override object? Invoke(MethodInfo? targetMethod, object?[]? args) =>
+            throw new InvalidOperationException($"consume {Name}: {targetMethod?.Name} was called; the coalescer only passes the context on");
+    }
+
     /// <summary>Sends that end when the test says so.</summary>
     private sealed class FakeSends
     {
-        private readonly System.Threading.Channels.Channel<Send> _started = System.Threading.Channels.Channel.CreateUnbounded<Send>();
+        private readonly Channel<Send> _started = Channel.CreateUnbounded<Send>();
         private int _count;
 
         public int Count => Volatile.Read(ref _count);
@@ -96,7 +145,7 @@ public sealed class ReplyCoalescerTests
         public Task SendAsync(ConsumeContext context, List<PendingReply> replies)
         {
             Interlocked.Increment(ref _count);
-            var send = new Send([.. replies.Select(r => ((StepSucceeded)r.Reply).Step)]);
+            var send = new Send(context, [.. replies.Select(r => ((StepSucceeded)r.Reply).Step)]);
             _started.Writer.TryWrite(send);
             return send.Done.Task;
         }
@@ -104,8 +153,10 @@ public sealed class ReplyCoalescerTests
         public async Task<Send> NextAsync() => await _started.Reader.ReadAsync().AsTask().WaitAsync(Wait);
     }
 
-    private sealed class Send(string[] steps)
+    private sealed class Send(ConsumeContext context, string[] steps)
     {
+        public ConsumeContext Context { get; } = context;
+
         public string[] Steps { get; } = steps;
 
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);

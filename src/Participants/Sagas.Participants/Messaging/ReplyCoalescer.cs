@@ -1,38 +1,43 @@
 using System.Runtime.ExceptionServices;
 using MassTransit;
 using Microsoft.Extensions.Options;
-using Sagas.Participants.Payloads;
 
 namespace Sagas.Participants;
 
 /// <summary>
-/// The process's replies to the coordinator, shared across the commands being handled: a reply with no other send in
-/// flight goes at once, as itself; replies that become ready while a send is in flight wait for it and then go
-/// together, as one <see cref="Contracts.StepReplyBatch"/> (one alone still travels as itself). At moderate load
-/// commands arrive one by one, so this is where their replies can still share a broker message: each message costs
-/// the broker, this process and the coordinator a wake-up and a pipeline run.
+/// The replies of a participant host (one per service container), shared across the commands being handled: a reply
+/// with no other send in flight goes at once, as itself; replies that become ready while a send is in flight wait for
+/// it and then go together, as one <see cref="Contracts.StepReplyBatch"/> of at most <see cref="MaxBatch"/> (one alone
+/// still travels as itself). At moderate load commands arrive one by one, so this is where their replies can still
+/// share a broker message: each message costs the broker, this process and the coordinator a wake-up and a pipeline run.
 /// <para>
-/// Every caller returns once the message carrying its reply is sent (confirmed), or throws when that send failed, so
-/// a command is acknowledged only after its reply left, as when it sends alone. The caller that finds no send in flight
-/// sends what is waiting, its own reply among it, from its own consume, then hands the next turn to the first caller
-/// still waiting, which sends from its own: no consume is kept sending others' replies after its own has gone, and a
-/// reply that travels alone is always sent from the consume of the command it answers.
+/// Every caller returns once the message carrying its reply is sent (confirmed), or throws when it could not be sent,
+/// so a command is acknowledged only after its reply left, as when it sends alone. The caller that finds no send in
+/// flight sends what is waiting, its own reply first, from its own consume, then hands the next turn to the first
+/// caller still waiting, which sends from its own: no consume is kept sending others' replies after its own has gone,
+/// and a reply that travels alone is always sent from the consume of the command it answers. A reply whose shared
+/// message failed is tried once more alone, from its own consume, so one caller's failure (its cancellation, say) does
+/// not fail the others' commands. Replies are encoded (encryption, claim check) before they wait, in their own consume.
 /// </para>
 /// </summary>
 /// <remarks>
-/// Registered by <c>AddSagaParticipant</c>. One instance per process is shared by every consume (<see cref="ParticipantReplyOptions.BatchAcrossCommands"/>); with
-/// that turned off, a command batch's consume has one of its own for its commands' replies.
+/// Registered by <c>AddSagaParticipant</c>. One instance is shared by every consume
+/// (<see cref="ParticipantReplyOptions.BatchAcrossCommands"/>); with that turned off, a command batch's consume has one
+/// of its own for its commands' replies.
 /// </remarks>
 public sealed class ReplyCoalescer
 {
+    /// <summary>Replies in one message at most; more wait for the next turn.</summary>
+    public const int MaxBatch = 32;
+
     private readonly Func<ConsumeContext, List<PendingReply>, Task> _send;
     private readonly Lock _gate = new();
     private List<Waiting> _waiting = [];
     private bool _sending;
     private long _shared;
 
-    public ReplyCoalescer(PayloadCodec payloads, IOptions<ParticipantReplyOptions> options)
-        : this((context, replies) => ReplySender.SendAsync(context, replies, payloads, options.Value))
+    public ReplyCoalescer(IOptions<ParticipantReplyOptions> options)
+        : this((context, replies) => ReplySender.SendAsync(context, replies, options.Value))
     {
     }
 
@@ -53,17 +58,33 @@ public sealed class ReplyCoalescer
             _sending = true;
         }
 
-        // False: the caller before this one has sent and it is this caller's turn.
-        if (!lead && await mine.Turn.Task)
+        if (!lead)
         {
-            return;
+            bool sent;
+            try
+            {
+                // False: the caller before this one has sent and it is this caller's turn.
+                sent = await mine.Turn.Task;
+            }
+            catch (Exception)
+            {
+                // The message this reply shared failed: once more, alone, from this command's own consume.
+                await _send(context, [reply]);
+                return;
+            }
+
+            if (sent)
+            {
+                return;
+            }
         }
 
         List<Waiting> batch;
         lock (_gate)
         {
-            batch = _waiting;
-            _waiting = [];
+            // This caller is first: it was alone when it began, or it was handed the turn as the first one waiting.
+            batch = _waiting.Count <= MaxBatch ? _waiting : _waiting.GetRange(0, MaxBatch);
+            _waiting = _waiting.Count <= MaxBatch ? [] : _waiting.GetRange(MaxBatch, _waiting.Count - MaxBatch);
         }
 
         ExceptionDispatchInfo? failure = null;
@@ -114,7 +135,7 @@ public sealed class ReplyCoalescer
     {
         public PendingReply Reply { get; } = reply;
 
-        /// <summary>True: sent by another caller; false: this caller's turn to send.</summary>
+        /// <summary>True: sent by another caller; false: this caller's turn to send; an exception: that send failed.</summary>
         public TaskCompletionSource<bool> Turn { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }

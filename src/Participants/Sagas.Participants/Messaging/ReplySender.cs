@@ -7,14 +7,18 @@ namespace Sagas.Participants;
 /// <summary>Replies are sent (not published) to the coordinator's queue, correlated to the command they answer.</summary>
 internal static class ReplySender
 {
-    /// <summary>Replies ready together: one alone travels as itself, more go as one <see cref="StepReplyBatch"/>.</summary>
-    public static async Task SendAsync(ConsumeContext context, IReadOnlyList<PendingReply> replies, PayloadCodec payloads, ParticipantReplyOptions options)
+    /// <summary>Encodes a reply (encryption, claim check) in the consume of the command it answers, ready to send.</summary>
+    public static async Task<PendingReply> EncodeAsync(ConsumeContext context, object reply, Guid sagaId, Guid? correlationId, PayloadCodec payloads) =>
+        new(await payloads.EncodeReplyAsync(reply, context.CancellationToken), sagaId, correlationId);
+
+    /// <summary>Encoded replies ready together: one alone travels as itself, more go as one <see cref="StepReplyBatch"/>.</summary>
+    public static async Task SendAsync(ConsumeContext context, IReadOnlyList<PendingReply> replies, ParticipantReplyOptions options)
     {
         if (replies.Count <= 1)
         {
             if (replies.Count == 1)
             {
-                await SendOneAsync(context, replies[0], payloads, options);
+                await SendOneAsync(context, replies[0], options);
             }
 
             return;
@@ -23,8 +27,7 @@ internal static class ReplySender
         var items = new BatchedStepReply[replies.Count];
         for (var i = 0; i < replies.Count; i++)
         {
-            var encoded = await payloads.EncodeReplyAsync(replies[i].Reply, context.CancellationToken);
-            items[i] = BatchedStepReply.Of(NewId.NextGuid(), replies[i].CorrelationId, encoded);
+            items[i] = BatchedStepReply.Of(NewId.NextGuid(), replies[i].CorrelationId, replies[i].Reply);
         }
 
         var endpoint = await context.GetSendEndpoint(options.ReplyAddress);
@@ -41,10 +44,9 @@ internal static class ReplySender
         }
     }
 
-    private static async Task SendOneAsync(ConsumeContext context, PendingReply pending, PayloadCodec payloads, ParticipantReplyOptions options)
+    private static async Task SendOneAsync(ConsumeContext context, PendingReply pending, ParticipantReplyOptions options)
     {
-        var reply = await payloads.EncodeReplyAsync(pending.Reply, context.CancellationToken);
-
+        var reply = pending.Reply;
         var endpoint = await context.GetSendEndpoint(options.ReplyAddress);
 
         // One id for every copy, so the coordinator's inbox sees a duplicate rather than a second reply.
@@ -65,5 +67,5 @@ internal static class ReplySender
     private static int Copies(ParticipantReplyOptions options) => options.SendEveryReplyTwice ? 2 : 1;
 }
 
-/// <summary>A reply waiting to be sent, with the saga it is for and the message id of the command it answers.</summary>
+/// <summary>An encoded reply waiting to be sent, with the saga it is for and the message id of the command it answers.</summary>
 internal readonly record struct PendingReply(object Reply, Guid SagaId, Guid? CorrelationId);

@@ -54,7 +54,7 @@ public sealed class StepConsumer<TDb>(
             throw new ArgumentException("Malformed StepCommandBatch: it needs commands, each with exactly one of execute and compensate.");
         }
 
-        var replies = options.Value.BatchAcrossCommands ? shared : new ReplyCoalescer(payloads, options);
+        var replies = options.Value.BatchAcrossCommands ? shared : new ReplyCoalescer(options);
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = BatchParallelism, CancellationToken = context.CancellationToken };
         await Parallel.ForEachAsync(commands, parallel, async (command, ct) =>
         {
@@ -77,23 +77,28 @@ public sealed class StepConsumer<TDb>(
 
             if (reply is not null)
             {
-                await replies.SendAsync(context, new PendingReply(reply, sagaId, command.MessageId));
+                await replies.SendAsync(context, await ReplySender.EncodeAsync(context, reply, sagaId, command.MessageId, payloads));
             }
         });
     }
 
     /// <summary>A single command's reply: shared with the replies of other commands ready at the same time, or alone.</summary>
-    private Task ReplyAsync(ConsumeContext context, object? reply, Guid sagaId)
+    private async Task ReplyAsync(ConsumeContext context, object? reply, Guid sagaId)
     {
         if (reply is null)
         {
-            return Task.CompletedTask;
+            return;
         }
 
-        var pending = new PendingReply(reply, sagaId, context.MessageId);
-        return options.Value.BatchAcrossCommands
-            ? shared.SendAsync(context, pending)
-            : ReplySender.SendAsync(context, [pending], payloads, options.Value);
+        var pending = await ReplySender.EncodeAsync(context, reply, sagaId, context.MessageId, payloads);
+        if (options.Value.BatchAcrossCommands)
+        {
+            await shared.SendAsync(context, pending);
+        }
+        else
+        {
+            await ReplySender.SendAsync(context, [pending], options.Value);
+        }
     }
 
     private async Task<object?> ExecuteAsync(ExecuteStep encoded, bool batched, CancellationToken cancellationToken)
