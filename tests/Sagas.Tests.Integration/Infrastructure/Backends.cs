@@ -90,7 +90,10 @@ public class DistributedBackend : SagaBackend
     }
 }
 
-/// <summary>PostgreSQL + RabbitMQ with command batches turned off for the payments participant only.</summary>
+/// <summary>
+/// PostgreSQL + RabbitMQ with command batches turned off for the payments participant only, and replies shared across
+/// commands (<c>Sagas:Participants:Reply:BatchAcrossCommands</c>).
+/// </summary>
 public sealed class PaymentsUnbatchedBackend : DistributedBackend
 {
     public override string Name => "PostgreSQL + RabbitMQ, payments without batches";
@@ -99,6 +102,7 @@ public sealed class PaymentsUnbatchedBackend : DistributedBackend
     {
         var settings = await base.SettingsAsync();
         settings["Sagas:ParticipantCommandBatchSize:Payments"] = "1";
+        settings["Sagas:Participants:Reply:BatchAcrossCommands"] = "true";
         return settings;
     }
 }
