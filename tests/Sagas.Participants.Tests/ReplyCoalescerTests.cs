@@ -9,7 +9,8 @@ namespace Sagas.Participants.Tests;
 /// <summary>
 /// Replies to different commands share a broker message when they become ready while another is being sent: a lone
 /// reply goes at once from its own consume, the ones that wait go together next from the first waiter's consume, and
-/// every caller returns only once its own reply's send is over. A failed shared send is tried again alone.
+/// every caller returns only once its own reply's send is over. A failed shared send is tried again alone, and a send
+/// that is not confirmed in time holds no other reply.
 /// </summary>
 public sealed class ReplyCoalescerTests
 {
@@ -19,7 +20,7 @@ public sealed class ReplyCoalescerTests
     public async Task Replies_ReadyDuringASend_GoTogetherInTheNextAndEachCallerWaitsForItsOwn()
     {
         var sends = new FakeSends();
-        var coalescer = new ReplyCoalescer(sends.SendAsync);
+        var coalescer = new ReplyCoalescer(sends.SendAsync, Wait * 6);
         var (a, b, c, d) = (Consume("a"), Consume("b"), Consume("c"), Consume("d"));
 
         // Nothing in flight: a goes at once, alone, from its own consume.
@@ -61,7 +62,7 @@ public sealed class ReplyCoalescerTests
     public async Task Replies_SharedSendFails_EachOtherReplyIsTriedAloneAndThoseWaitingStillGo()
     {
         var sends = new FakeSends();
-        var coalescer = new ReplyCoalescer(sends.SendAsync);
+        var coalescer = new ReplyCoalescer(sends.SendAsync, Wait * 6);
         var (b, c) = (Consume("b"), Consume("c"));
 
         var first = coalescer.SendAsync(Consume("a"), Reply("a"));
@@ -97,7 +98,7 @@ public sealed class ReplyCoalescerTests
     public async Task Replies_MoreThanABatchWaiting_GoInMessagesOfAtMostMaxBatch()
     {
         var sends = new FakeSends();
-        var coalescer = new ReplyCoalescer(sends.SendAsync);
+        var coalescer = new ReplyCoalescer(sends.SendAsync, Wait * 6);
         var first = coalescer.SendAsync(Consume("first"), Reply("first"));
         var held = await sends.NextAsync();
         var waiting = Enumerable.Range(0, ReplyCoalescer.MaxBatch + 5).Select(i => coalescer.SendAsync(Consume($"w{i}"), Reply($"w{i}"))).ToList();
@@ -113,6 +114,45 @@ public sealed class ReplyCoalescerTests
 
         await Task.WhenAll(waiting.Append(first)).WaitAsync(Wait);
         Assert.Equal(3, sends.Count);
+    }
+
+    [Fact]
+    public async Task Replies_SendNeverConfirmed_TheNextGoAfterHandOnAndThoseThatRodeAlongGoAgainAlone()
+    {
+        var sends = new FakeSends();
+        var coalescer = new ReplyCoalescer(sends.SendAsync, TimeSpan.FromMilliseconds(200));
+        var (b, c, d) = (Consume("b"), Consume("c"), Consume("d"));
+
+        // a's send hangs (a broker outage, say): b and c, waiting behind it, go once it is late, from b's consume.
+        var first = coalescer.SendAsync(Consume("a"), Reply("a"));
+        var hung = await sends.NextAsync();
+        var shared = coalescer.SendAsync(b, Reply("b"));
+        var riding = coalescer.SendAsync(c, Reply("c"));
+        var together = await sends.NextAsync();
+        Assert.Equal(["b", "c"], together.Steps);
+        Assert.Same(b, together.Context);
+        Assert.False(first.IsCompleted);
+
+        // That one hangs too, with d waiting: once it is late, d goes and c is sent again alone from its own consume.
+        var after = coalescer.SendAsync(d, Reply("d"));
+        var next = new[] { await sends.NextAsync(), await sends.NextAsync() };
+        Assert.Same(c, Assert.Single(next, s => s.Steps is ["c"]).Context);
+        Assert.Same(d, Assert.Single(next, s => s.Steps is ["d"]).Context);
+        foreach (var send in next)
+        {
+            send.Release();
+        }
+
+        await Task.WhenAll(riding, after).WaitAsync(Wait);
+
+        // The callers whose own messages hang keep waiting for them, as a reply sent alone would, and nothing was shared.
+        Assert.False(first.IsCompleted);
+        Assert.False(shared.IsCompleted);
+        hung.Release();
+        together.Release();
+        await Task.WhenAll(first, shared).WaitAsync(Wait);
+        Assert.Equal(4, sends.Count);
+        Assert.Equal(0, coalescer.Shared);
     }
 
     private static PendingReply Reply(string step) =>

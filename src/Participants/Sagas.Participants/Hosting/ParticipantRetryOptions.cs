@@ -24,10 +24,17 @@ public sealed class ParticipantReplyOptions
     /// <summary>
     /// True: replies to different commands that are ready while another reply is being sent go together, as one
     /// <c>StepReplyBatch</c>, once that send is done. False (default): each command's reply goes alone (a command batch's
-    /// replies still share messages among themselves). Off by default until a send that hangs across a broker outage
-    /// cannot hold every reply of the host behind it: the chaos run saw a participants host stop replying that way.
+    /// replies still share messages among themselves). Off by default since a chaos run saw a participants host with it
+    /// on stop replying after a broker outage; a late send now holds the others for <see cref="HandOnAfter"/> at most.
     /// </summary>
     public bool BatchAcrossCommands { get; set; }
+
+    /// <summary>
+    /// How long a reply message shared by several replies may take to be confirmed before the replies waiting behind
+    /// it stop waiting: the next ones go, and those that rode in it are sent again alone (the coordinator drops the
+    /// copies). Bounds what one send hanging across a broker outage can hold back.
+    /// </summary>
+    public TimeSpan HandOnAfter { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Test hook: send every reply twice with the same MessageId, to prove the coordinator's inbox.</summary>
     public bool SendEveryReplyTwice { get; set; }

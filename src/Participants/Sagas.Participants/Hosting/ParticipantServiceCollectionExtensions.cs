@@ -56,7 +56,9 @@ public static class ParticipantServiceCollectionExtensions
 
         services.AddOptions<ParticipantFaultOptions>().Configure<IServiceProvider>((o, sp) => BindIfConfigured(sp, ParticipantFaultOptions.Section, o));
         services.TryAddSingleton<IParticipantFaults>(ParticipantFaultOptions.Create);
-        services.AddOptions<ParticipantReplyOptions>().Configure<IServiceProvider>((o, sp) => BindIfConfigured(sp, ParticipantReplyOptions.Section, o));
+        services.AddOptions<ParticipantReplyOptions>().Configure<IServiceProvider>((o, sp) => BindIfConfigured(sp, ParticipantReplyOptions.Section, o))
+            .Validate(o => o.HandOnAfter > TimeSpan.Zero, "Sagas:Participants:Reply:HandOnAfter must be more than zero")
+            .ValidateOnStart();
         services.AddSagaPayloads();
 
         var builder = new ParticipantBuilder<TDb>(services, name);

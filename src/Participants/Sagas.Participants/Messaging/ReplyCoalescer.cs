@@ -19,6 +19,13 @@ namespace Sagas.Participants;
 /// message failed is tried once more alone, from its own consume, so one caller's failure (its cancellation, say) does
 /// not fail the others' commands. Replies are encoded (encryption, claim check) before they wait, in their own consume.
 /// </para>
+/// <para>
+/// A send is given <see cref="ParticipantReplyOptions.HandOnAfter"/> to be confirmed. One that takes longer (across a
+/// broker outage, say) no longer holds the host's other replies: the turn passes on to those that came since, the
+/// replies that rode along in the late message are each tried once more alone from their own consume (the
+/// coordinator's inbox drops a copy that arrives twice), and only the caller that sent it keeps waiting for it, as a
+/// reply sent alone would.
+/// </para>
 /// </summary>
 /// <remarks>
 /// Registered by <c>AddSagaParticipant</c>. One instance is shared by every consume
@@ -31,18 +38,24 @@ public sealed class ReplyCoalescer
     public const int MaxBatch = 32;
 
     private readonly Func<ConsumeContext, List<PendingReply>, Task> _send;
+    private readonly TimeSpan _handOnAfter;
     private readonly Lock _gate = new();
     private List<Waiting> _waiting = [];
     private bool _sending;
     private long _shared;
 
     public ReplyCoalescer(IOptions<ParticipantReplyOptions> options)
-        : this((context, replies) => ReplySender.SendAsync(context, replies, options.Value))
+        : this((context, replies) => ReplySender.SendAsync(context, replies, options.Value), options.Value.HandOnAfter)
     {
     }
 
     /// <summary>With the send of what is waiting given (tests).</summary>
-    internal ReplyCoalescer(Func<ConsumeContext, List<PendingReply>, Task> send) => _send = send;
+    internal ReplyCoalescer(Func<ConsumeContext, List<PendingReply>, Task> send, TimeSpan handOnAfter)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(handOnAfter, TimeSpan.Zero);
+        _send = send;
+        _handOnAfter = handOnAfter;
+    }
 
     /// <summary>Replies sent by a caller on behalf of others waiting with it (tests).</summary>
     internal long Shared => Interlocked.Read(ref _shared);
@@ -87,31 +100,55 @@ public sealed class ReplyCoalescer
             _waiting = _waiting.Count <= MaxBatch ? [] : _waiting.GetRange(MaxBatch, _waiting.Count - MaxBatch);
         }
 
+        var send = _send(context, batch.ConvertAll(w => w.Reply));
         ExceptionDispatchInfo? failure = null;
+        var late = false;
         try
         {
-            await _send(context, batch.ConvertAll(w => w.Reply));
+            await send.WaitAsync(_handOnAfter);
+        }
+        catch (TimeoutException) when (!send.IsCompleted)
+        {
+            late = true;
         }
         catch (Exception ex)
         {
             failure = ExceptionDispatchInfo.Capture(ex);
         }
 
-        Interlocked.Add(ref _shared, batch.Count - 1);
-        foreach (var waiting in batch)
+        if (late)
         {
-            if (ReferenceEquals(waiting, mine))
+            var error = new TimeoutException($"The message carrying this reply was not confirmed within {_handOnAfter}; the reply goes again alone.");
+            foreach (var waiting in batch)
             {
-                continue;
+                if (!ReferenceEquals(waiting, mine))
+                {
+                    waiting.Turn.TrySetException(error);
+                }
             }
-
+        }
+        else
+        {
             if (failure is null)
             {
-                waiting.Turn.TrySetResult(true);
+                Interlocked.Add(ref _shared, batch.Count - 1);
             }
-            else
+
+            foreach (var waiting in batch)
             {
-                waiting.Turn.TrySetException(failure.SourceException);
+                if (ReferenceEquals(waiting, mine))
+                {
+                    continue;
+                }
+
+                if (failure is null)
+                {
+                    waiting.Turn.TrySetResult(true);
+                }
+                else
+                {
+                    waiting.Turn.TrySetException(failure.SourceException);
+                }
             }
         }
 
@@ -126,6 +163,12 @@ public sealed class ReplyCoalescer
             {
                 _sending = false;
             }
+        }
+
+        if (late)
+        {
+            // This caller's own reply is in that message: it waits for it, as a reply sent alone does.
+            await send;
         }
 
         failure?.Throw();
