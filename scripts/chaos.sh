@@ -5,12 +5,12 @@
 # replays, poison messages), a drain, then the ledger oracle. Stops by itself.
 #
 #   scripts/chaos.sh [--sagas N] [--duration SECONDS] [--seed S] [--faults all|none|k1,k2] [--no-fault k]
-#                    [--coordinators N] [--drain SECONDS] [--timeout SECONDS] [--keep]
+#                    [--coordinators N] [--drain SECONDS] [--timeout SECONDS] [--keep] [--max-failed N]
 #   e.g. scripts/chaos.sh --sagas 300 --duration 60 --seed 1
 #
 # Env: SAGAS_CHAOS_NO_BUILD=1 skips the build (CI builds once before).
 # The last line is `chaos: sagas=N completed=A compensated=B failed=C lost=L inconsistent=I double_effects=D poison_crashes=P`;
-# the exit code is 0 only if L, I, D and P are 0 and every saga is terminal.
+# the exit code is 0 only if L, I, D and P are 0, C is at most --max-failed (default 0) and every saga is terminal.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -50,6 +50,12 @@ public sealed class ChaosOptions
     /// <summary>After the fault phase: how long every saga gets to reach a terminal state.</summary>
     public int DrainSeconds { get; private set; } = 120;
 
+    /// <summary>
+    /// Sagas that may end Failed (a compensation that gave up: it needs a person) before the run fails. 0 by default:
+    /// every fault here ends, so every saga must end done or undone; raise it only for overload runs.
+    /// </summary>
+    public int MaxFailed { get; private set; }
+
     /// <summary>The program stops by itself after this, whatever happens.</summary>
     public int HardTimeoutSeconds { get; private set; }
 
@@ -72,6 +78,7 @@ public sealed class ChaosOptions
     public const string Usage = """
         usage: Sagas.Chaos [--sagas N] [--duration SECONDS] [--seed S] [--faults all|none|k1,k2,...] [--no-fault k]
                            [--coordinators N] [--drain SECONDS] [--timeout SECONDS] [--keep] [--root DIR] [--tamper]
+                           [--max-failed N]
         fault kinds: coordinator-kill, participant-kill, participant-freeze, rabbitmq, rabbitmq-in-flight, postgres,
                      postgres-cut, duplicates, replay, poison
         """;
@@ -93,6 +100,7 @@ public sealed class ChaosOptions
                 case "--coordinators": o.Coordinators = NextInt(1); break;
                 case "--drain": o.DrainSeconds = NextInt(10); break;
                 case "--timeout": o.HardTimeoutSeconds = NextInt(30); break;
+                case "--max-failed": o.MaxFailed = NextInt(0); break;
                 case "--keep": o.Keep = true; break;
                 case "--tamper": o.Tamper = true; break;
                 case "--root": o.RepoRoot = Next(); break;

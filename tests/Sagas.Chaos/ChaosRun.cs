@@ -297,11 +297,17 @@ public sealed class ChaosRun(ChaosOptions options, string repoRoot, string confi
             Console.WriteLine($"chaos: {_stalledQueues} queue(s) left without a consumer (see the stalled: lines)");
         }
 
+        if (v.Failed > options.MaxFailed)
+        {
+            Console.WriteLine($"chaos: {v.Failed} saga(s) ended Failed, more than --max-failed {options.MaxFailed} (see the failed lines)");
+        }
+
         var poison = _crashes.Count;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"chaos: run {_runId} took {elapsed.TotalSeconds:0.0}s; logs in {_runDir}"));
         Console.WriteLine($"chaos: sagas={v.Sagas} completed={v.Completed} compensated={v.Compensated} failed={v.Failed} lost={v.Lost} inconsistent={v.Inconsistent} double_effects={v.DoubleEffects} poison_crashes={poison}");
         var terminal = v.Completed + v.Compensated + v.Failed == v.Sagas;
-        return v.Lost == 0 && v.Inconsistent == 0 && v.DoubleEffects == 0 && poison == 0 && terminal && missing.Count == 0 && _replayMismatches == 0 && _stalledQueues == 0 ? 0 : 1;
+        return v.Lost == 0 && v.Inconsistent == 0 && v.DoubleEffects == 0 && poison == 0 && terminal && v.Failed <= options.MaxFailed
+            && missing.Count == 0 && _replayMismatches == 0 && _stalledQueues == 0 ? 0 : 1;
     }
 
     /// <summary>Tears down this run's processes; the vhost and databases go only when <paramref name="passed"/> and not --keep.</summary>
