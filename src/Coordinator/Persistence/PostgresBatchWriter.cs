@@ -294,10 +294,14 @@ internal static class PostgresBatchWriter
                         returnsId = true;
                     }
 
-                    // Any number of rows, one statement text: each parameter is an array of one column's values.
+                    // Any number of rows, one statement text: each parameter is an array of one column's values. The
+                    // arrays are unnested in the select list, side by side (ProjectSet), not in FROM: unnest in FROM
+                    // fills a tuplestore per column, whose memory freed at the statement's end made the server give
+                    // it back to the kernel and take it again on every statement (brk, page faults, TLB flushes),
+                    // measured at a quarter of the coordinator's database CPU with 20 columns to a saga row.
                     var written = properties.Except(generated).ToList();
                     sql.Append("INSERT INTO ").Append(table).Append(" (").AppendJoin(", ", written.Select(p => Quote(p.GetColumnName())));
-                    sql.Append(") SELECT * FROM unnest(").AppendJoin(", ", written.Select((_, i) => "$" + (i + 1))).Append(')');
+                    sql.Append(") SELECT ").AppendJoin(", ", written.Select((_, i) => $"unnest(${i + 1})"));
                     if (returnsId)
                     {
                         sql.Append(" RETURNING ").Append(Quote(generated[0].GetColumnName())).Append(", ")
