@@ -13,9 +13,8 @@ namespace Sagas.Coordinator.Persistence;
 
 /// <summary>
 /// Writes a transition's or a group commit's unit of work on PostgreSQL without EF's update pipeline: one insert per
-/// table for all its new rows (each parameter an array of one column's values, unnested), and one update or delete per
-/// row shape (table and changed columns) for all the rows of that shape, joined to their arrays the same way; their
-/// text built once per row shape from the EF model (table, columns, value converters, concurrency
+/// table for all its new rows (each parameter an array of one column's values, unnested) and one statement per changed
+/// or deleted row, their text built once per row shape from the EF model (table, columns, value converters, concurrency
 /// token), all sent as one <see cref="NpgsqlBatch"/>. Same rows, same checks as SaveChanges (an update or delete that
 /// finds no row, or a changed version, fails the save), with about half the coordinator's allocations gone: the profile
 /// in docs/benchmarks.md (eighth session) found EF's command building and parameter objects to be the largest share. A
@@ -60,11 +59,10 @@ internal static class PostgresBatchWriter
 
     private static async Task<bool> WriteAsync(SagasDbContext db, bool commit, CancellationToken ct)
     {
-        // New rows of one table go in one statement (arrays of column values, unnested), and so do the changed or
-        // deleted rows of one shape: a batch of 20 transitions is a handful of statements, not 60 single-row updates
-        // (each its own executor start and protocol messages on both sides).
+        // New rows of one table go in one statement (arrays of column values, unnested), changed and deleted rows
+        // one statement each: a batch of 20 transitions is a handful of inserts and 40 or so single-row updates.
         var inserts = new List<(Plan Plan, List<EntityEntry> Entries)>();
-        var changes = new List<(Plan Plan, List<EntityEntry> Entries)>();
+        var changes = new List<(EntityEntry Entry, Plan Plan)>();
         foreach (var entry in db.ChangeTracker.Entries())
         {
             if (entry.State is EntityState.Unchanged or EntityState.Detached)
@@ -82,14 +80,17 @@ internal static class PostgresBatchWriter
                 continue;
             }
 
-            var group = entry.State == EntityState.Added ? inserts : changes;
-            if (group.Find(i => ReferenceEquals(i.Plan, plan)) is { Entries: { } same })
+            if (entry.State != EntityState.Added)
+            {
+                changes.Add((entry, plan));
+            }
+            else if (inserts.Find(i => ReferenceEquals(i.Plan, plan)) is { Entries: { } same })
             {
                 same.Add(entry);
             }
             else
             {
-                group.Add((plan, [entry]));
+                inserts.Add((plan, [entry]));
             }
         }
 
@@ -98,26 +99,23 @@ internal static class PostgresBatchWriter
             return true;
         }
 
-        // Saga rows first, each statement's in id order, then everything else. Every transition locks its saga's row
-        // before it touches the saga's other rows (history, events, timer, inbox), so two instances racing on one saga
-        // queue on that row (the loser then fails its version check) instead of each holding a row the other waits
-        // for: a deadlock, which PostgreSQL only breaks after deadlock_timeout (a second by default). Saga rows of two
-        // shapes in one batch are locked shape by shape; two instances would have to hold both sagas' claims at once
-        // to race on them, and a deadlock is retried (TransientDatabaseErrors).
+        // Saga rows first, in id order, then everything else. Every transition locks its saga's row before it touches
+        // the saga's other rows (history, events, timer, inbox), so two instances racing on one saga queue on that row
+        // (the loser then fails its version check) instead of each holding a row the other waits for: a deadlock,
+        // which PostgreSQL only breaks after deadlock_timeout (a second by default).
         var connection = (NpgsqlConnection)db.Database.GetDbConnection();
         await using var batch = new NpgsqlBatch(connection) { Transaction = commit ? null : (NpgsqlTransaction?)db.Database.CurrentTransaction?.GetDbTransaction() };
         Dictionary<Guid, OutboxRecord>? outbox = null;
-        var checks = new List<(NpgsqlBatchCommand Command, List<EntityEntry> Entries)>(changes.Count);
+        var checks = new List<(NpgsqlBatchCommand Command, EntityEntry Entry)>(changes.Count);
         foreach (var (plan, entries) in inserts.Where(i => IsSaga(i.Entries[0])))
         {
             entries.Sort(static (a, b) => SagaId(a).CompareTo(SagaId(b)));
             AddInsert(plan, entries);
         }
 
-        foreach (var (plan, entries) in changes.Where(c => IsSaga(c.Entries[0])).OrderBy(c => c.Entries.Min(SagaId)))
+        foreach (var (entry, plan) in changes.Where(c => IsSaga(c.Entry)).OrderBy(c => SagaId(c.Entry)))
         {
-            entries.Sort(static (a, b) => SagaId(a).CompareTo(SagaId(b)));
-            AddChange(plan, entries);
+            AddChange(entry, plan);
         }
 
         foreach (var (plan, entries) in inserts.Where(i => !IsSaga(i.Entries[0])))
@@ -125,9 +123,9 @@ internal static class PostgresBatchWriter
             AddInsert(plan, entries);
         }
 
-        foreach (var (plan, entries) in changes.Where(c => !IsSaga(c.Entries[0])))
+        foreach (var (entry, plan) in changes.Where(c => !IsSaga(c.Entry)))
         {
-            AddChange(plan, entries);
+            AddChange(entry, plan);
         }
 
         try
@@ -174,12 +172,12 @@ internal static class PostgresBatchWriter
         }
 
         // In commit mode the server has checked them (and the batch has committed).
-        foreach (var (command, entries) in commit ? [] : checks)
+        foreach (var (command, entry) in commit ? [] : checks)
         {
-            if (command.RecordsAffected != entries.Count)
+            if (command.RecordsAffected != 1)
             {
-                // As SaveChanges: a row changed (another instance's transition) or is gone since it was read.
-                throw new DbUpdateConcurrencyException($"{entries[0].Metadata.ClrType.Name} {entries[0].State}: expected {entries.Count} row(s), {command.RecordsAffected} affected.");
+                // As SaveChanges: the row changed (another instance's transition) or is gone since it was read.
+                throw new DbUpdateConcurrencyException($"{entry.Metadata.ClrType.Name} {entry.State}: expected 1 row, {command.RecordsAffected} affected.");
             }
         }
 
@@ -188,7 +186,17 @@ internal static class PostgresBatchWriter
         void AddInsert(Plan plan, List<EntityEntry> entries)
         {
             var command = new NpgsqlBatchCommand(plan.Sql);
-            AddArrays(command, plan, entries);
+            foreach (var parameter in plan.Parameters)
+            {
+                var values = Array.CreateInstance(parameter.ElementType, entries.Count);
+                for (var i = 0; i < entries.Count; i++)
+                {
+                    values.SetValue(ValueOf(entries[i], parameter), i);
+                }
+
+                command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | parameter.Type, Value = values });
+            }
+
             batch.BatchCommands.Add(command);
             if (plan.ReturnsId)
             {
@@ -196,45 +204,16 @@ internal static class PostgresBatchWriter
             }
         }
 
-        void AddChange(Plan plan, List<EntityEntry> entries)
+        void AddChange(EntityEntry entry, Plan plan)
         {
-            NpgsqlBatchCommand command;
-            if (entries.Count == 1)
+            var command = new NpgsqlBatchCommand(commit ? plan.CheckedSql : plan.Sql);
+            foreach (var parameter in plan.Parameters)
             {
-                command = new NpgsqlBatchCommand(commit ? plan.CheckedSql : plan.Sql);
-                foreach (var parameter in plan.Parameters)
-                {
-                    command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = parameter.Type, Value = ValueOf(entries[0], parameter) ?? DBNull.Value });
-                }
-            }
-            else
-            {
-                // The rows' count is the last parameter of the checked form: fewer rows found fails the statement.
-                command = new NpgsqlBatchCommand(commit ? plan.CheckedManySql : plan.ManySql);
-                AddArrays(command, plan, entries);
-                if (commit)
-                {
-                    command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bigint, Value = (long)entries.Count });
-                }
+                command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = parameter.Type, Value = ValueOf(entry, parameter) ?? DBNull.Value });
             }
 
             batch.BatchCommands.Add(command);
-            checks.Add((command, entries));
-        }
-    }
-
-    /// <summary>One array parameter per column, its values in the order of <paramref name="entries"/>.</summary>
-    private static void AddArrays(NpgsqlBatchCommand command, Plan plan, List<EntityEntry> entries)
-    {
-        foreach (var parameter in plan.Parameters)
-        {
-            var values = Array.CreateInstance(parameter.ElementType, entries.Count);
-            for (var i = 0; i < entries.Count; i++)
-            {
-                values.SetValue(ValueOf(entries[i], parameter), i);
-            }
-
-            command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | parameter.Type, Value = values });
+            checks.Add((command, entry));
         }
     }
 
@@ -346,23 +325,13 @@ internal static class PostgresBatchWriter
                     sql.AppendJoin(", ", set.Select((p, i) => $"{Quote(p.GetColumnName())} = ${i + 1}"));
                     columns.AddRange(set.Select(p => ColumnParameter.For(p, original: false)));
                     AppendWhere(sql, key, tokens, columns);
-
-                    // Many rows: the same, each $n read from the n-th column of the unnested arrays.
-                    var many = new StringBuilder("UPDATE ").Append(table).Append(" AS t SET ");
-                    many.AppendJoin(", ", set.Select((p, i) => $"{Quote(p.GetColumnName())} = v.c{i + 1}"));
-                    many.Append(" FROM (").Append(UnnestAll(columns.Count)).Append(") AS v");
-                    AppendManyWhere(many, key, tokens, set.Count);
-                    return Plan.OneRow(sql.ToString(), [.. columns], many.ToString());
+                    return Plan.OneRow(sql.ToString(), [.. columns]);
                 }
 
             case EntityState.Deleted:
-                {
-                    sql.Append("DELETE FROM ").Append(table);
-                    AppendWhere(sql, key, tokens, columns);
-                    var many = new StringBuilder("DELETE FROM ").Append(table).Append(" AS t USING (").Append(UnnestAll(columns.Count)).Append(") AS v");
-                    AppendManyWhere(many, key, tokens, 0);
-                    return Plan.OneRow(sql.ToString(), [.. columns], many.ToString());
-                }
+                sql.Append("DELETE FROM ").Append(table);
+                AppendWhere(sql, key, tokens, columns);
+                return Plan.OneRow(sql.ToString(), [.. columns]);
 
             default:
                 return null;
@@ -385,17 +354,6 @@ internal static class PostgresBatchWriter
             conditions.Add($"{Quote(property.GetColumnName())} = ${columns.Count}");
         }
 
-        sql.Append(" WHERE ").AppendJoin(" AND ", conditions);
-    }
-
-    /// <summary>The parameters' arrays side by side (in the select list, see the insert), the n-th as column cn.</summary>
-    private static string UnnestAll(int count) =>
-        "SELECT " + string.Join(", ", Enumerable.Range(1, count).Select(i => $"unnest(${i}) AS c{i}"));
-
-    /// <summary>Each row's key and original tokens matched against its own entry's, as in <see cref="AppendWhere"/>.</summary>
-    private static void AppendManyWhere(StringBuilder sql, IReadOnlyList<IProperty> key, List<IProperty> tokens, int before)
-    {
-        var conditions = key.Concat(tokens).Select((p, i) => $"t.{Quote(p.GetColumnName())} = v.c{before + i + 1}");
         sql.Append(" WHERE ").AppendJoin(" AND ", conditions);
     }
 
@@ -422,18 +380,9 @@ internal static class PostgresBatchWriter
         return Nullable.GetUnderlyingType(clr) ?? clr;
     }
 
-    /// <summary>An insert (any number of rows), or an update or delete that must find each of its rows.</summary>
+    /// <summary>An insert (any number of rows), or a single-row update or delete that must find its row.</summary>
     private sealed record Plan(string Sql, ColumnParameter[] Parameters, bool ReturnsId)
     {
-        /// <summary>An update or delete of any number of rows: each parameter an array, one value per row.</summary>
-        public string ManySql { get; private init; } = Sql;
-
-        /// <summary>
-        /// <see cref="ManySql"/> for a batch that commits on its own: it fails (division by zero) unless it finds as
-        /// many rows as the extra last parameter says.
-        /// </summary>
-        public string CheckedManySql { get; private init; } = Sql;
-
         /// <summary>
         /// The statement for a batch that commits on its own: for an update or delete, one that fails (division by
         /// zero) when it finds no row, <c>1 / count(*)</c> over its returned rows. The divisor is computed at run time,
@@ -441,13 +390,8 @@ internal static class PostgresBatchWriter
         /// </summary>
         public string CheckedSql { get; private init; } = Sql;
 
-        public static Plan OneRow(string sql, ColumnParameter[] parameters, string many) =>
-            new(sql, parameters, ReturnsId: false)
-            {
-                CheckedSql = $"WITH changed AS ({sql} RETURNING 1) SELECT 1 / count(*) FROM changed",
-                ManySql = many,
-                CheckedManySql = $"WITH changed AS ({many} RETURNING 1) SELECT 1 / (count(*) / ${parameters.Length + 1}) FROM changed",
-            };
+        public static Plan OneRow(string sql, ColumnParameter[] parameters) =>
+            new(sql, parameters, ReturnsId: false) { CheckedSql = $"WITH changed AS ({sql} RETURNING 1) SELECT 1 / count(*) FROM changed" };
     }
 
     private sealed record ColumnParameter(IProperty Property, IClrPropertyGetter Getter, ValueConverter? Converter, NpgsqlDbType Type, Type ElementType, bool Original)

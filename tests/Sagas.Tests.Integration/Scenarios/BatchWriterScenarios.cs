@@ -224,69 +224,6 @@ public sealed class BatchWriterScenarios : IDisposable
         Assert.Equal(staleVersion, await check.Timers.AnyAsync(t => t.SagaId == other.Id));
     }
 
-    [Theory]
-    [InlineData(true, false)]
-    [InlineData(true, true)]
-    [InlineData(false, false)]
-    [InlineData(false, true)]
-    public async Task Write_ManyRowsOfOneShape_OneStatementEachStillChecksEveryRow(bool commit, bool oneStale)
-    {
-        _store = await StandaloneStore.CreateAsync(DatabaseProvider.Postgres);
-        var sagas = Enumerable.Range(0, 4).Select(_ => NewSaga()).ToArray();
-        await InsertAsync(sagas);
-
-        await using (var db = _store.Factory.Create())
-        {
-            await using var tx = commit ? null : await db.Database.BeginTransactionAsync();
-            var ids = sagas.Select(s => s.Id).ToList();
-            var tracked = await db.Sagas.Where(s => ids.Contains(s.Id)).ToListAsync();
-            if (oneStale)
-            {
-                // Another instance's transition commits after the read, on one of the four.
-                await using var another = _store.Factory.Create();
-                await another.Sagas.Where(s => s.Id == sagas[2].Id).ExecuteUpdateAsync(u => u.SetProperty(s => s.ConcurrencyVersion, 2).SetProperty(s => s.Reason, "other"));
-            }
-
-            // The same columns change on every saga, and two of the timers go: one update and one delete for all.
-            foreach (var saga in tracked)
-            {
-                saga.Reason = "mine " + saga.Id;
-                saga.State = SagaState.Completed;
-                saga.CompletedAt = T0.AddSeconds(7);
-                saga.ConcurrencyVersion++;
-            }
-
-            db.Timers.RemoveRange(sagas.Take(2).Select(s => new SagaTimerRecord { SagaId = s.Id, WakeAt = T0 }));
-            Task<bool> Write() => commit ? PostgresBatchWriter.TryWriteAndCommitAsync(db, default) : PostgresBatchWriter.TryWriteAsync(db, default);
-            if (oneStale)
-            {
-                var ex = await Assert.ThrowsAsync<DbUpdateConcurrencyException>(Write);
-                Assert.Contains(commit ? "none of the batch's" : "expected 4 row(s), 3 affected", ex.Message, StringComparison.Ordinal);
-            }
-            else
-            {
-                Assert.True(await Write());
-                if (tx is not null)
-                {
-                    await tx.CommitAsync();
-                }
-            }
-        }
-
-        await using var check = _store.Factory.Create();
-        foreach (var saga in sagas)
-        {
-            var stored = await check.Sagas.AsNoTracking().SingleAsync(s => s.Id == saga.Id);
-            var expected = oneStale
-                ? (saga == sagas[2] ? "other" : "why", saga == sagas[2] ? 2 : 1, SagaState.Running)
-                : ("mine " + saga.Id, 2, SagaState.Completed);
-            Assert.Equal(expected, (stored.Reason, stored.ConcurrencyVersion, stored.State));
-            Assert.Equal(oneStale ? (DateTimeOffset?)null : T0.AddSeconds(7), stored.CompletedAt);
-        }
-
-        Assert.Equal(oneStale ? 4 : 2, await check.Timers.CountAsync(t => sagas.Select(s => s.Id).Contains(t.SagaId)));
-    }
-
     [Fact]
     public async Task WriteAndCommit_InsideATransaction_IsRefused()
     {
