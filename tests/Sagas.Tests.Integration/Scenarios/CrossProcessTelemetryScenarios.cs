@@ -113,9 +113,9 @@ public sealed partial class CrossProcessTelemetryScenarios(ITestOutputHelper out
             Assert.Equal(sent.Count, Processed(trace, "sagas-participants"));
             Assert.Equal(sent.Count, trace.Count(s => s.Service == "sagas-coordinator" && s.Name.StartsWith("saga reply ", StringComparison.Ordinal)));
 
-            // Every reply travels alone here (the default): MassTransit received each in this saga's trace. With replies
-            // shared across commands (Sagas:Participants:Reply:BatchAcrossCommands), a shared message's receive is in
-            // the trace of the consume that sent it, and this count can be lower.
+            // Every reply travels alone here (BatchAcrossCommands off above): MassTransit received each in this saga's
+            // trace. With replies shared across commands (the default), a shared message's receive is in the trace of
+            // the consume that sent it, and this count can be lower.
             Assert.Equal(sent.Count, Processed(trace, "sagas-coordinator"));
 
             // The participants' spans hang from spans the coordinator sent, not from roots of their own.
@@ -211,6 +211,10 @@ public sealed partial class CrossProcessTelemetryScenarios(ITestOutputHelper out
             ["ConnectionStrings:Inventory"] = samples.Inventory,
             ["ConnectionStrings:Payments"] = samples.Payments,
             ["ConnectionStrings:Shipping"] = samples.Shipping,
+
+            // Each reply its own broker message, so MassTransit's receive of each is in its own saga's trace (checked
+            // below); replies that share a message keep their saga's trace for the spans of ours.
+            ["Sagas:Participants:Reply:BatchAcrossCommands"] = "false",
         }, broker);
         _owned.Add(participants);
         _processes.Add(participants);

@@ -22,12 +22,12 @@ public sealed class ParticipantReplyOptions
     internal static readonly Uri DefaultReplyAddress = new("queue:" + Contracts.Endpoints.Coordinator);
 
     /// <summary>
-    /// True: replies to different commands that are ready while another reply is being sent go together, as one
-    /// <c>StepReplyBatch</c>, once that send is done. False (default): each command's reply goes alone (a command batch's
-    /// replies still share messages among themselves). Off by default since a chaos run saw a participants host with it
-    /// on stop replying after a broker outage; a late send now holds the others for <see cref="HandOnAfter"/> at most.
+    /// True (default): replies to different commands that are ready while another reply is being sent go together, as
+    /// one <c>StepReplyBatch</c>, once that send is done; a send that is late (<see cref="HandOnAfter"/>) holds them
+    /// no longer. False: each command's reply goes alone (a command batch's replies still share messages among
+    /// themselves); for a coordinator older than <c>StepReplyBatch</c>.
     /// </summary>
-    public bool BatchAcrossCommands { get; set; }
+    public bool BatchAcrossCommands { get; set; } = true;
 
     /// <summary>
     /// How long a reply message shared by several replies may take to be confirmed before the replies waiting behind
