@@ -95,6 +95,30 @@ public sealed class ReplyCoalescerTests
     }
 
     [Fact]
+    public async Task Replies_SendThrowsBeforeItBegins_ThatCallerFailsAndLaterRepliesStillGo()
+    {
+        var sends = new FakeSends();
+        var calls = 0;
+        var coalescer = new ReplyCoalescer(
+            (context, replies) => Interlocked.Increment(ref calls) == 2 ? throw new InvalidOperationException("no channel") : sends.SendAsync(context, replies),
+            Wait * 6);
+
+        var first = coalescer.SendAsync(Consume("a"), Reply("a"));
+        var held = await sends.NextAsync();
+        var failing = coalescer.SendAsync(Consume("b"), Reply("b"));
+        held.Release();
+        await first.WaitAsync(Wait);
+
+        // b's turn: its send throws at once; b's consume fails with it, and the turn is not lost with it.
+        Assert.Equal("no channel", (await Assert.ThrowsAsync<InvalidOperationException>(() => failing.WaitAsync(Wait))).Message);
+        var later = coalescer.SendAsync(Consume("c"), Reply("c"));
+        var alone = await sends.NextAsync();
+        Assert.Equal(["c"], alone.Steps);
+        alone.Release();
+        await later.WaitAsync(Wait);
+    }
+
+    [Fact]
     public async Task Replies_MoreThanABatchWaiting_GoInMessagesOfAtMostMaxBatch()
     {
         var sends = new FakeSends();

@@ -100,7 +100,17 @@ public sealed class ReplyCoalescer
             _waiting = _waiting.Count <= MaxBatch ? [] : _waiting.GetRange(MaxBatch, _waiting.Count - MaxBatch);
         }
 
-        var send = _send(context, batch.ConvertAll(w => w.Reply));
+        Task send;
+        try
+        {
+            send = _send(context, batch.ConvertAll(w => w.Reply));
+        }
+        catch (Exception ex)
+        {
+            // Failed before it began: as a failed send, so the turn still passes on.
+            send = Task.FromException(ex);
+        }
+
         ExceptionDispatchInfo? failure = null;
         var late = false;
         try
