@@ -49,13 +49,7 @@ public sealed class ReplyCoalescerTests
         Assert.Equal(2, coalescer.Shared);
 
         // Nothing in flight again: the next reply goes at once, alone.
-        var e = Consume("e");
-        var later = coalescer.SendAsync(e, Reply("e"));
-        var alone = await sends.NextAsync();
-        Assert.Equal(["e"], alone.Steps);
-        Assert.Same(e, alone.Context);
-        alone.Release();
-        await later.WaitAsync(Wait);
+        await AssertGoesAloneAtOnceAsync(coalescer, sends, "e");
     }
 
     [Fact]
@@ -111,11 +105,7 @@ public sealed class ReplyCoalescerTests
 
         // b's turn: its send throws at once; b's consume fails with it, and the turn is not lost with it.
         Assert.Equal("no channel", (await Assert.ThrowsAsync<InvalidOperationException>(() => failing.WaitAsync(Wait))).Message);
-        var later = coalescer.SendAsync(Consume("c"), Reply("c"));
-        var alone = await sends.NextAsync();
-        Assert.Equal(["c"], alone.Steps);
-        alone.Release();
-        await later.WaitAsync(Wait);
+        await AssertGoesAloneAtOnceAsync(coalescer, sends, "c");
     }
 
     [Fact]
@@ -177,6 +167,18 @@ public sealed class ReplyCoalescerTests
         await Task.WhenAll(first, shared).WaitAsync(Wait);
         Assert.Equal(4, sends.Count);
         Assert.Equal(0, coalescer.Shared);
+    }
+
+    /// <summary>With nothing in flight, a reply is sent at once, alone, from its own consume, and its caller returns.</summary>
+    private static async Task AssertGoesAloneAtOnceAsync(ReplyCoalescer coalescer, FakeSends sends, string step)
+    {
+        var consume = Consume(step);
+        var sending = coalescer.SendAsync(consume, Reply(step));
+        var alone = await sends.NextAsync();
+        Assert.Equal([step], alone.Steps);
+        Assert.Same(consume, alone.Context);
+        alone.Release();
+        await sending.WaitAsync(Wait);
     }
 
     private static PendingReply Reply(string step) =>

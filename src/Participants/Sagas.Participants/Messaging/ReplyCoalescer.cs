@@ -126,39 +126,29 @@ public sealed class ReplyCoalescer
             failure = ExceptionDispatchInfo.Capture(ex);
         }
 
-        if (late)
+        // The replies that rode along: sent; or the message failed or is late, and each goes again alone.
+        var error = late
+            ? new TimeoutException($"The message carrying this reply was not confirmed within {_handOnAfter}; the reply goes again alone.")
+            : failure?.SourceException;
+        if (error is null)
         {
-            var error = new TimeoutException($"The message carrying this reply was not confirmed within {_handOnAfter}; the reply goes again alone.");
-            foreach (var waiting in batch)
-            {
-                if (!ReferenceEquals(waiting, mine))
-                {
-                    waiting.Turn.TrySetException(error);
-                }
-            }
+            Interlocked.Add(ref _shared, batch.Count - 1);
         }
-        else
+
+        foreach (var waiting in batch)
         {
-            if (failure is null)
+            if (ReferenceEquals(waiting, mine))
             {
-                Interlocked.Add(ref _shared, batch.Count - 1);
+                continue;
             }
 
-            foreach (var waiting in batch)
+            if (error is null)
             {
-                if (ReferenceEquals(waiting, mine))
-                {
-                    continue;
-                }
-
-                if (failure is null)
-                {
-                    waiting.Turn.TrySetResult(true);
-                }
-                else
-                {
-                    waiting.Turn.TrySetException(failure.SourceException);
-                }
+                waiting.Turn.TrySetResult(true);
+            }
+            else
+            {
+                waiting.Turn.TrySetException(error);
             }
         }
 
