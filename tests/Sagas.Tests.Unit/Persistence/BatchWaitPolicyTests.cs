@@ -88,6 +88,66 @@ public class BatchWaitPolicyTests
         Assert.True(joined.ShouldWait(1, At(4_000)));
     }
 
+    [Fact]
+    public void ShouldWait_WaitsGatherNothing_OnlyOneBatchInProbeEveryWaits()
+    {
+        // A few sagas in flight: messages come often, but each next one only after the batch holding the last one
+        // commits, so a wait never gathers anyone.
+        var policy = new BatchWaitPolicy(Wait);
+        var waits = new List<int>();
+        for (var i = 0; i < 1 + (3 * BatchWaitPolicy.ProbeEvery); i++)
+        {
+            if (policy.ShouldWait(1, At(i * 500)))
+            {
+                waits.Add(i);
+                policy.Joined(0);
+            }
+        }
+
+        Assert.Equal([1, 1 + BatchWaitPolicy.ProbeEvery, 1 + (2 * BatchWaitPolicy.ProbeEvery)], waits);
+        Assert.Equal(0, policy.Yield);
+    }
+
+    [Fact]
+    public void ShouldWait_ProbesGatherAgain_WaitingResumes()
+    {
+        var policy = new BatchWaitPolicy(Wait);
+        var t = 0L;
+        bool Next() => policy.ShouldWait(1, At(t += 500));
+        Assert.False(Next());
+        Assert.True(Next());
+        policy.Joined(0);
+
+        // Until the probe, the empty wait keeps the batches from waiting; the probe gathers three, and from then on
+        // every batch waits again.
+        var skipped = 0;
+        while (!Next())
+        {
+            skipped++;
+        }
+
+        Assert.Equal(BatchWaitPolicy.ProbeEvery - 1, skipped);
+        policy.Joined(3);
+        Assert.True(Next());
+        policy.Joined(2);
+        Assert.True(Next());
+    }
+
+    [Fact]
+    public void ShouldWait_AfterAPause_ForgetsWhatWaitsGathered()
+    {
+        var policy = new BatchWaitPolicy(Wait);
+        Assert.False(policy.ShouldWait(1, At(0)));
+        Assert.True(policy.ShouldWait(1, At(500)));
+        policy.Joined(0);
+        Assert.False(policy.ShouldWait(1, At(1_000)));
+
+        // A second later a burst: the first batch starts the rate again, the next one waits to see what a wait gathers.
+        Assert.False(policy.ShouldWait(1, At(1_001_000)));
+        Assert.True(double.IsNaN(policy.Yield));
+        Assert.True(policy.ShouldWait(1, At(1_001_250)));
+    }
+
     [Theory]
     [InlineData(-1)]
     [InlineData(1_001)]
