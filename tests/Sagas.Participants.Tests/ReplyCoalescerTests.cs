@@ -9,8 +9,8 @@ namespace Sagas.Participants.Tests;
 /// <summary>
 /// Replies to different commands share a broker message when they become ready while another is being sent: a lone
 /// reply goes at once from its own consume, the ones that wait go together next from the first waiter's consume, and
-/// every caller returns only once its own reply's send is over. A failed shared send is tried again alone, and a send
-/// that is not confirmed in time holds no other reply.
+/// every caller returns only once its own reply's send is over. A lone reply waits for company only while replies come
+/// often. A failed shared send is tried again alone, and a send that is not confirmed in time holds no other reply.
 /// </summary>
 public sealed class ReplyCoalescerTests
 {
@@ -50,6 +50,48 @@ public sealed class ReplyCoalescerTests
 
         // Nothing in flight again: the next reply goes at once, alone.
         await AssertGoesAloneAtOnceAsync(coalescer, sends, "e");
+    }
+
+    [Fact]
+    public async Task Replies_ComingOften_ALoneReplyWaitsForOthersToJoinItsMessage()
+    {
+        var sends = new FakeSends();
+        var coalescer = new ReplyCoalescer(sends.SendAsync, Wait * 6, batchWait: TimeSpan.FromMilliseconds(300));
+
+        // The first reply finds no rate measured yet: it goes at once, alone.
+        await AssertGoesAloneAtOnceAsync(coalescer, sends, "a");
+        Assert.Equal(0, coalescer.Waits);
+
+        // The next one comes right after, often enough for others to be expected within the wait: it waits, unsent...
+        var b = coalescer.SendAsync(Consume("b"), Reply("b"));
+        await Task.Delay(50);
+        Assert.Equal(1, sends.Count);
+        Assert.False(b.IsCompleted);
+
+        // ...and a reply ready meanwhile rides in its message, sent from b's consume.
+        var c = coalescer.SendAsync(Consume("c"), Reply("c"));
+        var together = await sends.NextAsync();
+        Assert.Equal(["b", "c"], together.Steps);
+        together.Release();
+        await Task.WhenAll(b, c).WaitAsync(Wait);
+        Assert.Equal(1, coalescer.Waits);
+        Assert.Equal(1, coalescer.Shared);
+    }
+
+    [Fact]
+    public async Task Replies_ComingSeldom_ALoneReplyGoesAtOnce()
+    {
+        // One reply every 120 ms: about 8 a second, far too few for another to join a 5-ms wait.
+        var sends = new FakeSends();
+        var coalescer = new ReplyCoalescer(sends.SendAsync, Wait * 6, batchWait: TimeSpan.FromMilliseconds(5));
+
+        foreach (var step in new[] { "a", "b", "c", "d" })
+        {
+            await AssertGoesAloneAtOnceAsync(coalescer, sends, step);
+            await Task.Delay(120);
+        }
+
+        Assert.Equal(0, coalescer.Waits);
     }
 
     [Fact]

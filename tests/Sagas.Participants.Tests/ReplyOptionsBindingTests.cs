@@ -7,7 +7,10 @@ using Xunit;
 
 namespace Sagas.Participants.Tests;
 
-/// <summary>Regression (found by the chaos run): the reply-twice test hook could not be switched on from configuration.</summary>
+/// <summary>
+/// The reply options from configuration. Regression (found by the chaos run): the reply-twice test hook could not be
+/// switched on from configuration.
+/// </summary>
 public sealed class ReplyOptionsBindingTests
 {
     [Fact]
@@ -22,5 +25,34 @@ public sealed class ReplyOptionsBindingTests
         using var provider = services.BuildServiceProvider();
 
         Assert.True(provider.GetRequiredService<IOptions<ParticipantReplyOptions>>().Value.SendEveryReplyTwice);
+    }
+
+    [Theory]
+    [InlineData("00:00:00.005", 5)]
+    [InlineData("00:00:00", 0)]
+    public void ReplyOptions_BatchWaitFromConfiguration_IsBound(string value, int milliseconds)
+    {
+        using var provider = Build(new() { ["Sagas:Participants:Reply:BatchWait"] = value });
+
+        Assert.Equal(TimeSpan.FromMilliseconds(milliseconds), provider.GetRequiredService<IOptions<ParticipantReplyOptions>>().Value.BatchWait);
+    }
+
+    [Theory]
+    [InlineData("-00:00:00.001")]
+    [InlineData("00:00:02")]
+    public void ReplyOptions_BatchWaitOutOfRange_RefusedNamingTheSetting(string value)
+    {
+        using var provider = Build(new() { ["Sagas:Participants:Reply:BatchWait"] = value });
+
+        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<ParticipantReplyOptions>>().Value);
+        Assert.Contains("Sagas:Participants:Reply:BatchWait", error.Message, StringComparison.Ordinal);
+    }
+
+    private static ServiceProvider Build(Dictionary<string, string?> settings)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        var services = new ServiceCollection().AddLogging().AddSingleton<IConfiguration>(configuration);
+        services.AddSampleParticipants(SamplesOptions.ForSqlite(Path.GetTempPath()));
+        return services.BuildServiceProvider();
     }
 }

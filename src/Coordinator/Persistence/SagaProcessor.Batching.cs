@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Microsoft.EntityFrameworkCore;
 using Sagas.Contracts.Definitions;
 using Sagas.Coordinator.Engine;
+using Sagas.Participants;
 
 namespace Sagas.Coordinator.Persistence;
 

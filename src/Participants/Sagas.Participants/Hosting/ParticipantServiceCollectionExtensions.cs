@@ -58,6 +58,7 @@ public static class ParticipantServiceCollectionExtensions
         services.TryAddSingleton<IParticipantFaults>(ParticipantFaultOptions.Create);
         services.AddOptions<ParticipantReplyOptions>().Configure<IServiceProvider>((o, sp) => BindIfConfigured(sp, ParticipantReplyOptions.Section, o))
             .Validate(o => o.HandOnAfter > TimeSpan.Zero, "Sagas:Participants:Reply:HandOnAfter must be more than zero")
+            .Validate(o => o.BatchWait >= TimeSpan.Zero && o.BatchWait <= ParticipantReplyOptions.MaxBatchWait, "Sagas:Participants:Reply:BatchWait must be between 0 and 00:00:01")
             .ValidateOnStart();
         services.AddSagaPayloads();
 

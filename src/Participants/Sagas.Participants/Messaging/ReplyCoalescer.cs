@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 using MassTransit;
 using Microsoft.Extensions.Options;
@@ -10,6 +11,11 @@ namespace Sagas.Participants;
 /// it and then go together, as one <see cref="Contracts.StepReplyBatch"/> of at most <see cref="MaxBatch"/> (one alone
 /// still travels as itself). At moderate load commands arrive one by one, so this is where their replies can still
 /// share a broker message: each message costs the broker, this process and the coordinator a wake-up and a pipeline run.
+/// <para>
+/// When replies come often enough that others should be ready within <see cref="ParticipantReplyOptions.BatchWait"/>,
+/// and recent waits did gather some (<see cref="BatchWaitPolicy"/>), a reply that finds no send in flight first waits
+/// that long, so that they go with it.
+/// </para>
 /// <para>
 /// Every caller returns once the message carrying its reply is sent (confirmed), or throws when it could not be sent,
 /// so a command is acknowledged only after its reply left, as when it sends alone. The caller that finds no send in
@@ -39,26 +45,38 @@ public sealed class ReplyCoalescer
 
     private readonly Func<ConsumeContext, List<PendingReply>, Task> _send;
     private readonly TimeSpan _handOnAfter;
+    private readonly TimeSpan _batchWait;
+    private readonly BatchWaitPolicy _policy;
     private readonly Lock _gate = new();
     private List<Waiting> _waiting = [];
     private bool _sending;
     private long _shared;
+    private long _waits;
+
+    /// <summary>Replies that arrived since the policy last counted them.</summary>
+    private int _arrivals;
 
     public ReplyCoalescer(IOptions<ParticipantReplyOptions> options)
-        : this((context, replies) => ReplySender.SendAsync(context, replies, options.Value), options.Value.HandOnAfter)
+        : this((context, replies) => ReplySender.SendAsync(context, replies, options.Value), options.Value.HandOnAfter, options.Value.BatchWait)
     {
     }
 
     /// <summary>With the send of what is waiting given (tests).</summary>
-    internal ReplyCoalescer(Func<ConsumeContext, List<PendingReply>, Task> send, TimeSpan handOnAfter)
+    internal ReplyCoalescer(Func<ConsumeContext, List<PendingReply>, Task> send, TimeSpan handOnAfter, TimeSpan batchWait = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(handOnAfter, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchWait, TimeSpan.Zero);
         _send = send;
         _handOnAfter = handOnAfter;
+        _batchWait = batchWait;
+        _policy = new BatchWaitPolicy(batchWait);
     }
 
     /// <summary>Replies sent by a caller on behalf of others waiting with it (tests).</summary>
     internal long Shared => Interlocked.Read(ref _shared);
+
+    /// <summary>Times a reply waited for others to join its message (tests).</summary>
+    internal long Waits => Interlocked.Read(ref _waits);
 
     internal async Task SendAsync(ConsumeContext context, PendingReply reply)
     {
@@ -67,6 +85,7 @@ public sealed class ReplyCoalescer
         lock (_gate)
         {
             _waiting.Add(mine);
+            _arrivals++;
             lead = !_sending;
             _sending = true;
         }
@@ -91,10 +110,22 @@ public sealed class ReplyCoalescer
                 return;
             }
         }
+        else if (_batchWait > TimeSpan.Zero)
+        {
+            await WaitForCompanyAsync();
+        }
 
         List<Waiting> batch;
         lock (_gate)
         {
+            if (!lead && _batchWait > TimeSpan.Zero)
+            {
+                // A turn handed on: these replies already waited for the send before, so they go now; they still
+                // count towards the rate.
+                _policy.Observe(_arrivals, Stopwatch.GetTimestamp());
+                _arrivals = 0;
+            }
+
             // This caller is first: it was alone when it began, or it was handed the turn as the first one waiting.
             batch = _waiting.Count <= MaxBatch ? _waiting : _waiting.GetRange(0, MaxBatch);
             _waiting = _waiting.Count <= MaxBatch ? [] : _waiting.GetRange(MaxBatch, _waiting.Count - MaxBatch);
@@ -172,6 +203,31 @@ public sealed class ReplyCoalescer
         }
 
         failure?.Throw();
+    }
+
+    /// <summary>
+    /// The wait of a reply that found no send in flight, when the policy expects company. No cancellation: the replies
+    /// that join count on this caller to send them.
+    /// </summary>
+    private async Task WaitForCompanyAsync()
+    {
+        lock (_gate)
+        {
+            var wait = _policy.ShouldWait(_arrivals, Stopwatch.GetTimestamp());
+            _arrivals = 0;
+            if (!wait)
+            {
+                return;
+            }
+        }
+
+        Interlocked.Increment(ref _waits);
+        await Task.Delay(_batchWait);
+        lock (_gate)
+        {
+            _policy.Joined(_arrivals);
+            _arrivals = 0;
+        }
     }
 
     private sealed class Waiting(PendingReply reply)

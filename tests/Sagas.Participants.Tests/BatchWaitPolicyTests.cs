@@ -1,9 +1,9 @@
 using System.Diagnostics;
-using Sagas.Coordinator.Persistence;
+using Xunit;
 
-namespace Sagas.Tests.Unit.Persistence;
+namespace Sagas.Participants.Tests;
 
-/// <summary>When a group commit that is not full waits for company: only while transitions arrive often enough.</summary>
+/// <summary>When a batch that is not full (a group commit, a reply message) waits for company: only while items arrive often enough.</summary>
 public class BatchWaitPolicyTests
 {
     private static readonly TimeSpan Wait = TimeSpan.FromMilliseconds(1);
@@ -148,24 +148,17 @@ public class BatchWaitPolicyTests
         Assert.True(policy.ShouldWait(1, At(1_001_250)));
     }
 
-    [Theory]
-    [InlineData(-1)]
-    [InlineData(1_001)]
-    public void SagasDbFactory_BatchWaitOutOfRange_RefusedNamingTheSetting(int milliseconds)
-    {
-        var options = new DatabaseOptions { BatchWait = TimeSpan.FromMilliseconds(milliseconds) };
-
-        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new SagasDbFactory(options, "Data Source=:memory:"));
-
-        Assert.Contains("Sagas:Database:BatchWait", error.Message, StringComparison.Ordinal);
-    }
-
     [Fact]
-    public void SagasDbFactory_BatchWaitUnderAMillisecond_RoundedUp()
+    public void Observe_ItemsTakenWithoutADecision_CountTowardsTheRate()
     {
-        var options = new DatabaseOptions { BatchWait = TimeSpan.FromMicroseconds(300) };
+        // A reply coalescer's handed-on turn: three replies taken 2 ms after the last decision, with no wait possible.
+        var policy = new BatchWaitPolicy(Wait);
+        Assert.False(policy.ShouldWait(1, At(0)));
 
-        Assert.Equal(TimeSpan.FromMilliseconds(1), new SagasDbFactory(options, "Data Source=:memory:").BatchWait);
+        policy.Observe(3, At(2_000));
+
+        Assert.InRange(policy.Rate, 1_400, 1_600);
+        Assert.True(policy.ShouldWait(1, At(2_500)));
     }
 
     /// <summary>One transition per batch, <paramref name="every"/> apart; the decisions in order.</summary>
