@@ -32,8 +32,9 @@ public sealed class DatabaseOptions
     /// PostgreSQL only: how long a batch that is not full waits for more transitions to join it before it is written,
     /// rounded up to whole milliseconds, at most one second. It waits only when the transitions expected to join are
     /// at least half a one and half as many as the batch holds (so neither a lone message nor a large batch waits),
-    /// and only while waits gather company (see <see cref="Sagas.Participants.BatchWaitPolicy"/>). Fewer, larger commits cost the
-    /// database less CPU per saga, for up to this much more latency per transition. Zero turns the wait off.
+    /// and only while waits gather company (see <see cref="Sagas.Participants.BatchWaitPolicy"/>). Fewer, larger
+    /// commits cost the database less CPU per saga, for up to this much more latency per transition. Zero turns the
+    /// wait off.
     /// </summary>
     public TimeSpan BatchWait { get; set; } = TimeSpan.FromMilliseconds(3);
 

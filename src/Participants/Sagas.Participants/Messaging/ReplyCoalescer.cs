@@ -85,7 +85,11 @@ public sealed class ReplyCoalescer
         lock (_gate)
         {
             _waiting.Add(mine);
-            _arrivals++;
+            if (_batchWait > TimeSpan.Zero)
+            {
+                _arrivals++;
+            }
+
             lead = !_sending;
             _sending = true;
         }
