@@ -56,7 +56,8 @@ public sealed class ReplyCoalescerTests
     public async Task Replies_ComingOften_ALoneReplyWaitsForOthersToJoinItsMessage()
     {
         var sends = new FakeSends();
-        var coalescer = new ReplyCoalescer(sends.SendAsync, Wait * 6, batchWait: TimeSpan.FromMilliseconds(300));
+        // A long wait, so that the test holds on a slow machine: the rate needs only a reply every 4 s to expect company.
+        var coalescer = new ReplyCoalescer(sends.SendAsync, Wait * 6, batchWait: TimeSpan.FromSeconds(2));
 
         // The first reply finds no rate measured yet: it goes at once, alone.
         await AssertGoesAloneAtOnceAsync(coalescer, sends, "a");
