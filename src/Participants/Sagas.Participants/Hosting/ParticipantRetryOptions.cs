@@ -41,7 +41,7 @@ public sealed class ParticipantReplyOptions
     /// when replies come often enough that some should (<c>BatchWaitPolicy</c>: about 250 a second or more for the
     /// default 2 ms) and recent waits did gather some. Zero: it goes at once. Each message saved costs the broker,
     /// this host and the coordinator a wake-up less; the wait adds about this much to the step's latency (a
-    /// <c>Task.Delay</c>, so 2-3 ms under load). At most one second.
+    /// <c>Task.Delay</c>, which can last longer under load). At most one second.
     /// </summary>
     public TimeSpan BatchWait { get; set; } = TimeSpan.FromMilliseconds(2);
 
