@@ -88,6 +88,48 @@ internal static class Barrier<TDb>
     }
 
     /// <summary>
+    /// The first tries of several first attempts (PostgreSQL, handlers that do not claim before running) in one
+    /// transaction: each handler in turn on one context, then every step's barrier row with its outcome, saved with the
+    /// handlers' rows and committed in one round trip. It is <see cref="ExecuteOnceAsync"/>'s late claim, shared: one
+    /// commit (one WAL flush, one round trip) for them all. All or nothing: only when every handler succeeded does
+    /// anything commit, and null (nothing written) otherwise; a failing save (a duplicate took a key meanwhile) throws,
+    /// with nothing committed. Either way the caller then handles each command alone, claiming first.
+    /// </summary>
+    /// <remarks>The handlers share the scope: a handler registered once serves its commands in turn, never at once.</remarks>
+    public static async Task<object[]?> ExecuteTogetherAsync(AsyncServiceScope scope, IReadOnlyList<(Type HandlerType, ExecuteStep Message)> items, string participant, CancellationToken ct)
+    {
+        await using var _ = scope;
+        var db = Open(scope);
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        var rows = new BarrierRow[items.Count];
+        for (var i = 0; i < items.Count; i++)
+        {
+            var (handlerType, message) = items[i];
+            var handler = (IStepHandler)scope.ServiceProvider.GetRequiredService(handlerType);
+            var context = new StepContext(participant, message.SagaId, message.Definition, message.Version, message.Step, message.Attempt, message.Data, db, scope.ServiceProvider);
+            var result = await handler.ExecuteAsync(context, ct);
+            if (result.Outcome != StepOutcome.Succeeded)
+            {
+                // A failure keeps its verdict alone, and an acceptance its own row; neither goes in a shared commit.
+                return null;
+            }
+
+            rows[i] = NewRow(message.SagaId, message.Step, BarrierOps.Action, BarrierOutcomes.Succeeded);
+            rows[i].Output = result.Output is { } output ? output.GetRawText() : null;
+        }
+
+        db.Barrier.AddRange(rows);
+        await CommitWithSave.SaveAndCommitAsync(db, tx, rows[0], ct);
+        var replies = new object[items.Count];
+        for (var i = 0; i < items.Count; i++)
+        {
+            replies[i] = ReplyFrom(rows[i], items[i].Message);
+        }
+
+        return replies;
+    }
+
+    /// <summary>
     /// Whether this try runs the handler before its key is written. Only on PostgreSQL, where the claim is a round trip
     /// of its own; only for the first try of attempt 1, since a later attempt or a retry is the likely duplicate (the
     /// coordinator re-sends with a higher attempt); and never for a handler with effects outside the transaction.

@@ -1,3 +1,4 @@
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Sagas.Contracts;
@@ -21,12 +22,41 @@ public sealed class StepDispatcher<TDb>(
     /// <summary>Reason kept on an accepted action whose compensation came before its outcome was reported.</summary>
     public const string CompensatedWhileAcceptedReason = "refused: compensated while the accepted work was still running";
 
+    /// <summary>Commands of a failed shared transaction handled alone at once, at most.</summary>
+    private const int AloneParallelism = 8;
+
+    /// <summary>
+    /// One shared transaction at a time per participant: two of them locking the same rows in different orders (two
+    /// charges of one customer, say) would deadlock; a transaction of one command locks little and briefly.
+    /// </summary>
+    private readonly SemaphoreSlim _sharing = new(1, 1);
+
+    /// <summary>0: not known yet; 1: PostgreSQL; 2: another database.</summary>
+    private int _provider;
+
     public string Participant => registration.Name;
 
-    public async Task<object?> ExecuteAsync(ExecuteStep message, CancellationToken cancellationToken)
+    public async Task<object?> ExecuteAsync(ExecuteStep message, CancellationToken cancellationToken) =>
+        await ExecuteAsync(message, await DecideAsync(message, cancellationToken), claimFirst: false, cancellationToken);
+
+    /// <summary>Checks the message (malformed: <see cref="ArgumentException"/>) and asks the fault hook about it, once.</summary>
+    internal ValueTask<FaultDecision> DecideAsync(ExecuteStep message, CancellationToken cancellationToken)
     {
         Validate(message.SagaId, message.Step, message.Action);
-        var decision = await faults.BeforeAsync(new FaultContext(Participant, message.SagaId, message.Step, message.Action, message.Attempt, false, message.Data), cancellationToken);
+        return faults.BeforeAsync(new FaultContext(Participant, message.SagaId, message.Step, message.Action, message.Attempt, false, message.Data), cancellationToken);
+    }
+
+    /// <summary>
+    /// Whether a command with this decision may share its transaction with others (<see cref="ExecuteTogetherAsync"/>):
+    /// a first attempt of a known action whose handler does not claim before running, on PostgreSQL, with no fault.
+    /// </summary>
+    internal bool MayShare(ExecuteStep message, FaultDecision decision) =>
+        decision.Kind == FaultKind.None && message.Attempt == 1 && registration.Actions.ContainsKey(message.Action)
+        && !registration.ClaimFirst.Contains(message.Action) && OnPostgres();
+
+    /// <param name="claimFirst">True: the first try too claims the step's key before running (after a shared try failed).</param>
+    internal async Task<object?> ExecuteAsync(ExecuteStep message, FaultDecision decision, bool claimFirst, CancellationToken cancellationToken)
+    {
         switch (decision.Kind)
         {
             case FaultKind.Drop:
@@ -48,7 +78,7 @@ public sealed class StepDispatcher<TDb>(
         {
             var tries = 0;
             return await registration.Pipeline.ExecuteAsync(
-                async token => await Barrier<TDb>.ExecuteOnceAsync(Scope(), handlerType, message, Participant, ++tries == 1, token),
+                async token => await Barrier<TDb>.ExecuteOnceAsync(Scope(), handlerType, message, Participant, ++tries == 1 && !claimFirst, token),
                 cancellationToken);
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
@@ -57,6 +87,52 @@ public sealed class StepDispatcher<TDb>(
             logger.LogError(ex, "Participant {Participant}: action {Action} of saga {SagaId} step {Step} attempt {Attempt} threw", Participant, message.Action, message.SagaId, message.Step, message.Attempt);
             return new StepFailed(message.SagaId, message.Step, message.Attempt, true, $"{ex.GetType().Name}: {ex.Message}");
         }
+    }
+
+    /// <summary>
+    /// Commands that <see cref="MayShare"/> a transaction, run in one (<see cref="Barrier{TDb}.ExecuteTogetherAsync"/>):
+    /// their replies, in order. When that try does not commit (a handler did not succeed, a duplicate took a key, the
+    /// database failed) each command is handled alone, claiming first, as a late claim that failed is: nothing of the
+    /// shared try remains and no command is lost or answered twice.
+    /// </summary>
+    internal async Task<object?[]> ExecuteTogetherAsync(IReadOnlyList<ExecuteStep> messages, CancellationToken cancellationToken)
+    {
+        var items = new (Type, ExecuteStep)[messages.Count];
+        for (var i = 0; i < messages.Count; i++)
+        {
+            items[i] = (registration.Actions[messages[i].Action], messages[i]);
+        }
+
+        try
+        {
+            object[]? replies;
+            await _sharing.WaitAsync(cancellationToken);
+            try
+            {
+                replies = await Barrier<TDb>.ExecuteTogetherAsync(Scope(), items, Participant, cancellationToken);
+            }
+            finally
+            {
+                _sharing.Release();
+            }
+
+            if (replies is not null)
+            {
+                return replies;
+            }
+
+            logger.LogDebug("Participant {Participant}: {Count} actions did not all succeed in a shared transaction; each goes alone", Participant, messages.Count);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            logger.LogDebug(ex, "Participant {Participant}: {Count} actions sharing a transaction failed; each goes alone", Participant, messages.Count);
+        }
+
+        var alone = new object?[messages.Count];
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = AloneParallelism, CancellationToken = cancellationToken };
+        await Parallel.ForEachAsync(Enumerable.Range(0, messages.Count), parallel, async (i, ct) =>
+            alone[i] = await ExecuteAsync(messages[i], FaultDecision.None, claimFirst: true, ct));
+        return alone;
     }
 
     public async Task<object?> CompensateAsync(CompensateStep message, CancellationToken cancellationToken)
@@ -95,6 +171,18 @@ public sealed class StepDispatcher<TDb>(
     }
 
     private AsyncServiceScope Scope() => scopes.CreateAsyncScope();
+
+    /// <summary>Whether the participant's database is PostgreSQL, where a step's key can be written with its outcome.</summary>
+    private bool OnPostgres()
+    {
+        if (_provider == 0)
+        {
+            using var scope = scopes.CreateScope();
+            _provider = scope.ServiceProvider.GetRequiredService<TDb>().Database.IsNpgsql() ? 1 : 2;
+        }
+
+        return _provider == 1;
+    }
 
     private static void Validate(Guid sagaId, string? step, string? name)
     {

@@ -43,6 +43,7 @@ public sealed class ParticipantBuilder<TDb>
     {
         var actions = new Dictionary<string, Type>(StringComparer.Ordinal);
         var compensations = new Dictionary<string, Type>(StringComparer.Ordinal);
+        var claimFirst = new HashSet<string>(StringComparer.Ordinal);
 
         // Names live on handler instances; resolving each once here also fails fast on missing dependencies.
         using (var scope = services.CreateScope())
@@ -53,6 +54,11 @@ public sealed class ParticipantBuilder<TDb>
                 if (!actions.TryAdd(handler.Action, type))
                 {
                     throw new InvalidOperationException($"Participant '{Name}' has two handlers for action '{handler.Action}'.");
+                }
+
+                if (handler.ClaimBeforeRunning)
+                {
+                    claimFirst.Add(handler.Action);
                 }
 
                 if (handler.Compensation is { } compensation && !compensations.TryAdd(compensation, type))
@@ -80,6 +86,6 @@ public sealed class ParticipantBuilder<TDb>
             })
             .Build();
 
-        return new ParticipantRegistration<TDb>(Name, actions, compensations, pipeline);
+        return new ParticipantRegistration<TDb>(Name, actions, compensations, pipeline, claimFirst);
     }
 }

@@ -6,12 +6,13 @@ namespace Sagas.Participants;
 public sealed class ParticipantRegistration<TDb>
     where TDb : ParticipantDbContext
 {
-    internal ParticipantRegistration(string name, IReadOnlyDictionary<string, Type> actions, IReadOnlyDictionary<string, Type> compensations, ResiliencePipeline pipeline)
+    internal ParticipantRegistration(string name, IReadOnlyDictionary<string, Type> actions, IReadOnlyDictionary<string, Type> compensations, ResiliencePipeline pipeline, IReadOnlySet<string>? claimFirst = null)
     {
         Name = name;
         Actions = actions;
         Compensations = compensations;
         Pipeline = pipeline;
+        ClaimFirst = claimFirst ?? new HashSet<string>();
     }
 
     /// <summary>The participant's name, which is also its queue.</summary>
@@ -22,6 +23,9 @@ public sealed class ParticipantRegistration<TDb>
     public IReadOnlyDictionary<string, Type> Compensations { get; }
 
     public ResiliencePipeline Pipeline { get; }
+
+    /// <summary>Actions whose handler claims its key before running (<see cref="IStepHandler.ClaimBeforeRunning"/>).</summary>
+    internal IReadOnlySet<string> ClaimFirst { get; }
 }
 
 /// <summary>Marks a registered participant so the bus registration can find every one of them.</summary>

@@ -51,3 +51,21 @@ public sealed class ParticipantReplyOptions
     /// <summary>Test hook: send every reply twice with the same MessageId, to prove the coordinator's inbox.</summary>
     public bool SendEveryReplyTwice { get; set; }
 }
+
+/// <summary>How a participant host handles a batch of commands (<c>StepCommandBatch</c>). The same for every participant of a process.</summary>
+public sealed class ParticipantBatchOptions
+{
+    /// <summary>Configuration section, e.g. <c>Sagas__Participants__Batch__MaxPerTransaction=1</c>.</summary>
+    public const string Section = "Sagas:Participants:Batch";
+
+    /// <summary>
+    /// Most commands of one batch that share one transaction, on PostgreSQL: first attempts of actions whose handler
+    /// does not claim before running. Their handlers run in turn on one context and a single commit records them all,
+    /// one round trip and one WAL flush instead of one each. When one of them does not succeed, nothing of the shared
+    /// try commits and each command is handled alone. 1: every command has its own transaction. At most 64.
+    /// </summary>
+    public int MaxPerTransaction { get; set; } = 16;
+
+    /// <summary>The largest <see cref="MaxPerTransaction"/> accepted.</summary>
+    internal const int MaxAllowed = 64;
+}

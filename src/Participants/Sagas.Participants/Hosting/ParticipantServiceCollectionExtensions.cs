@@ -60,6 +60,9 @@ public static class ParticipantServiceCollectionExtensions
             .Validate(o => o.HandOnAfter > TimeSpan.Zero, "Sagas:Participants:Reply:HandOnAfter must be more than zero")
             .Validate(o => o.BatchWait >= TimeSpan.Zero && o.BatchWait <= ParticipantReplyOptions.MaxBatchWait, "Sagas:Participants:Reply:BatchWait must be between 0 and 00:00:01")
             .ValidateOnStart();
+        services.AddOptions<ParticipantBatchOptions>().Configure<IServiceProvider>((o, sp) => BindIfConfigured(sp, ParticipantBatchOptions.Section, o))
+            .Validate(o => o.MaxPerTransaction is >= 1 and <= ParticipantBatchOptions.MaxAllowed, "Sagas:Participants:Batch:MaxPerTransaction must be between 1 and 64")
+            .ValidateOnStart();
         services.AddSagaPayloads();
 
         var builder = new ParticipantBuilder<TDb>(services, name);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using MassTransit;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -16,6 +17,7 @@ public sealed class StepConsumer<TDb>(
     StepDispatcher<TDb> dispatcher,
     PayloadCodec payloads,
     IOptions<ParticipantReplyOptions> options,
+    IOptions<ParticipantBatchOptions> batching,
     ReplyCoalescer shared,
     ILogger<StepConsumer<TDb>> logger) :
     IConsumer<ExecuteStep>,
@@ -45,6 +47,8 @@ public sealed class StepConsumer<TDb>(
     /// as it would have alone and lands in the error queue with its reason; the others go on. If anything else fails,
     /// the whole batch is delivered again: commands already handled are not run twice (the barrier) and their replies
     /// are sent again (the coordinator's inbox drops the copies).
+    /// <para>First attempts of actions that may share a transaction (<see cref="ParticipantBatchOptions.MaxPerTransaction"/>)
+    /// are handled together, in transactions of up to that many commands, beside the others.</para>
     /// </summary>
     public async Task Consume(ConsumeContext<StepCommandBatch> context)
     {
@@ -56,8 +60,43 @@ public sealed class StepConsumer<TDb>(
 
         var replies = options.Value.BatchAcrossCommands ? shared : new ReplyCoalescer(options);
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = BatchParallelism, CancellationToken = context.CancellationToken };
-        await Parallel.ForEachAsync(commands, parallel, async (command, ct) =>
+        var maxShared = batching.Value.MaxPerTransaction;
+
+        // Actions are decoded and shown to the fault hook first, to find those that may share a transaction.
+        var decided = new Decided?[commands.Count];
+        if (maxShared > 1 && commands.Count(c => c.Execute is { Attempt: 1 }) > 1)
         {
+            await Parallel.ForEachAsync(Enumerable.Range(0, commands.Count), parallel, async (i, ct) =>
+            {
+                if (commands[i].Execute is { Attempt: 1 } execute)
+                {
+                    decided[i] = await DecideAsync(context, commands[i], execute, ct);
+                }
+            });
+        }
+
+        var together = Enumerable.Range(0, commands.Count).Where(i => decided[i] is { Shares: true }).ToList();
+        var units = new List<int[]>(commands.Count);
+        units.AddRange(Enumerable.Range(0, commands.Count).Where(i => decided[i] is not { Shares: true }).Select(i => new[] { i }));
+        units.AddRange(together.Chunk(maxShared));
+        await Parallel.ForEachAsync(units, parallel, async (unit, ct) =>
+        {
+            if (unit.Length > 1)
+            {
+                await ExecuteTogetherAsync(context, unit.Select(i => (commands[i], decided[i]!.Message!)).ToList(), replies, ct);
+                return;
+            }
+
+            var command = commands[unit[0]];
+            switch (decided[unit[0]])
+            {
+                case { Message: null }:
+                    return;
+                case { Message: { } message, Decision: var decision }:
+                    await SendAsync(context, replies, command, await ExecuteDecodedAsync(message, decision, batched: true, ct), ct);
+                    return;
+            }
+
             // No command is dropped by this clock (see ExecuteStep.ExpiresAt): the batch's own expiration is its
             // longest-lived command's, and a batch holds commands written together, with the same timeouts as a rule.
             var sagaId = command.Execute?.SagaId ?? command.Compensate!.SagaId;
@@ -75,11 +114,68 @@ public sealed class StepConsumer<TDb>(
                 return;
             }
 
-            if (reply is not null)
-            {
-                await replies.SendAsync(context, await ReplySender.EncodeAsync(context, reply, sagaId, command.MessageId, payloads));
-            }
+            await SendAsync(context, replies, command, reply, ct);
         });
+    }
+
+    /// <summary>
+    /// A first attempt decoded and shown to the fault hook; one that cannot be handled is sent on alone (no message).
+    /// </summary>
+    private async Task<Decided> DecideAsync(ConsumeContext context, BatchedStepCommand command, ExecuteStep encoded, CancellationToken ct)
+    {
+        try
+        {
+            var message = await payloads.DecodeAsync(encoded, ct);
+            var decision = await dispatcher.DecideAsync(message, ct);
+            return new Decided(message, decision, dispatcher.MayShare(message, decision));
+        }
+        catch (Exception ex) when (ex is ArgumentException or PayloadCodecException)
+        {
+            logger.LogWarning(ex, "Command {MessageId} for saga {SagaId} in a batch cannot be handled; sending it on alone to fail into the error queue", command.MessageId, encoded.SagaId);
+            await ForwardAloneAsync(context, command, encoded.SagaId, ct);
+            return new Decided(null, FaultDecision.None, false);
+        }
+    }
+
+    /// <summary>Actions handled in one transaction; each with its own span, hanging from its saga's trace.</summary>
+    private async Task ExecuteTogetherAsync(ConsumeContext context, List<(BatchedStepCommand Command, ExecuteStep Message)> items, ReplyCoalescer replies, CancellationToken ct)
+    {
+        var consume = Activity.Current;
+        var spans = new Activity?[items.Count];
+        try
+        {
+            for (var i = 0; i < items.Count; i++)
+            {
+                spans[i] = ParticipantDiagnostics.StartAction(dispatcher.Participant, items[i].Message, batched: true);
+                Activity.Current = consume;
+            }
+
+            var results = await dispatcher.ExecuteTogetherAsync(items.ConvertAll(i => i.Message), ct);
+            var sends = new Task[items.Count];
+            for (var i = 0; i < items.Count; i++)
+            {
+                ParticipantDiagnostics.RecordOutcome(spans[i], results[i]);
+                sends[i] = SendAsync(context, replies, items[i].Command, results[i], ct);
+            }
+
+            await Task.WhenAll(sends);
+        }
+        finally
+        {
+            foreach (var span in spans)
+            {
+                span?.Dispose();
+            }
+        }
+    }
+
+    private async Task SendAsync(ConsumeContext context, ReplyCoalescer replies, BatchedStepCommand command, object? reply, CancellationToken ct)
+    {
+        if (reply is not null)
+        {
+            var sagaId = command.Execute?.SagaId ?? command.Compensate!.SagaId;
+            await replies.SendAsync(context, await ReplySender.EncodeAsync(context, reply, sagaId, command.MessageId, payloads));
+        }
     }
 
     /// <summary>A single command's reply: shared with the replies of other commands ready at the same time, or alone.</summary>
@@ -104,8 +200,13 @@ public sealed class StepConsumer<TDb>(
     private async Task<object?> ExecuteAsync(ExecuteStep encoded, bool batched, CancellationToken cancellationToken)
     {
         var message = await payloads.DecodeAsync(encoded, cancellationToken);
+        return await ExecuteDecodedAsync(message, await dispatcher.DecideAsync(message, cancellationToken), batched, cancellationToken);
+    }
+
+    private async Task<object?> ExecuteDecodedAsync(ExecuteStep message, FaultDecision decision, bool batched, CancellationToken cancellationToken)
+    {
         using var activity = ParticipantDiagnostics.StartAction(dispatcher.Participant, message, batched);
-        var reply = await dispatcher.ExecuteAsync(message, cancellationToken);
+        var reply = await dispatcher.ExecuteAsync(message, decision, claimFirst: false, cancellationToken);
         ParticipantDiagnostics.RecordOutcome(activity, reply);
         return reply;
     }
@@ -118,6 +219,9 @@ public sealed class StepConsumer<TDb>(
         ParticipantDiagnostics.RecordOutcome(activity, reply);
         return reply;
     }
+
+    /// <summary>A first attempt, decoded (null: it could not be, and was sent on alone) and decided.</summary>
+    private sealed record Decided(ExecuteStep? Message, FaultDecision Decision, bool Shares);
 
     private static async Task ForwardAloneAsync(ConsumeContext context, BatchedStepCommand command, Guid sagaId, CancellationToken cancellationToken)
     {
