@@ -98,51 +98,6 @@ public sealed class SharedTransactionTests(PostgresParticipantFixture fixture) :
     }
 
     [SkippableFact]
-    public async Task CommandsComingWhileASharedTransactionRuns_ShareTheNextOne()
-    {
-        Skip.IfNot(fixture.Available, ParticipantFixture.PostgresVariable + " not set");
-        var gated = Guid.NewGuid();
-        var sagas = Enumerable.Range(0, 3).Select(_ => Guid.NewGuid()).ToArray();
-
-        // The gated command runs alone and holds the turn at its gate; three commands come one by one meanwhile.
-        var first = Task.Run(() => fixture.Probe.ExecuteTogetherAsync([Gated(gated)], default));
-        await fixture.Gates.ReachedAsync(gated).WaitAsync(TimeSpan.FromSeconds(30));
-        var later = sagas.Select((s, i) => Task.Run(() => fixture.Probe.ExecuteTogetherAsync([Note(s, 1, $"later {i}")], default))).ToArray();
-        await WaitForAsync(() => fixture.Probe.Waiting == sagas.Length);
-        fixture.Gates.Open(gated);
-
-        Assert.IsType<StepSucceeded>(Assert.Single(await first.WaitAsync(TimeSpan.FromSeconds(30))));
-        foreach (var replies in await Task.WhenAll(later).WaitAsync(TimeSpan.FromSeconds(30)))
-        {
-            Assert.IsType<StepSucceeded>(Assert.Single(replies));
-        }
-
-        Assert.Equal(1, await TransactionsAsync(sagas));
-        Assert.Equal(2, await TransactionsAsync([gated, .. sagas]));
-    }
-
-    [SkippableFact]
-    public async Task ACallerCancelledWhileWaiting_ItsCommandIsNotRun()
-    {
-        Skip.IfNot(fixture.Available, ParticipantFixture.PostgresVariable + " not set");
-        var (gated, cancelled) = (Guid.NewGuid(), Guid.NewGuid());
-        var first = Task.Run(() => fixture.Probe.ExecuteTogetherAsync([Gated(gated)], default));
-        await fixture.Gates.ReachedAsync(gated).WaitAsync(TimeSpan.FromSeconds(30));
-
-        using var cts = new CancellationTokenSource();
-        var waiting = fixture.Probe.ExecuteTogetherAsync([Note(cancelled, 1, "never")], cts.Token);
-        await WaitForAsync(() => fixture.Probe.Waiting == 1);
-        await cts.CancelAsync();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
-        Assert.Equal(0, fixture.Probe.Waiting);
-        fixture.Gates.Open(gated);
-
-        Assert.IsType<StepSucceeded>(Assert.Single(await first.WaitAsync(TimeSpan.FromSeconds(30))));
-        Assert.Empty(await fixture.ProbeNotesAsync(cancelled));
-        Assert.Empty(await fixture.BarrierOutcomesAsync(cancelled));
-    }
-
-    [SkippableFact]
     public async Task OnlyFirstAttemptsOfLateClaimingActionsWithoutFaults_MayShare()
     {
         Skip.IfNot(fixture.Available, ParticipantFixture.PostgresVariable + " not set");
@@ -167,16 +122,6 @@ public sealed class SharedTransactionTests(PostgresParticipantFixture fixture) :
         finally
         {
             await sqlite.DisposeAsync();
-        }
-    }
-
-    private static async Task WaitForAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the condition did not hold within 30 s");
-            await Task.Delay(10);
         }
     }
 

@@ -1,7 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 using Sagas.Contracts;
 
 namespace Sagas.Participants;
@@ -15,7 +14,6 @@ public sealed class StepDispatcher<TDb>(
     ParticipantRegistration<TDb> registration,
     IServiceScopeFactory scopes,
     IParticipantFaults faults,
-    IOptions<ParticipantBatchOptions> batching,
     ILogger<StepDispatcher<TDb>> logger)
     where TDb : ParticipantDbContext
 {
@@ -24,34 +22,19 @@ public sealed class StepDispatcher<TDb>(
     /// <summary>Reason kept on an accepted action whose compensation came before its outcome was reported.</summary>
     public const string CompensatedWhileAcceptedReason = "refused: compensated while the accepted work was still running";
 
-    /// <summary>Commands of a shared try that did not commit handled alone at once by one caller, at most.</summary>
+    /// <summary>Commands of a failed shared transaction handled alone at once, at most.</summary>
     private const int AloneParallelism = 8;
 
     /// <summary>
-    /// One shared transaction at a time per participant: commands that come meanwhile share the next, and two of them
-    /// can never lock the same rows in different orders (two charges of one customer, say) and deadlock.
+    /// One shared transaction at a time per participant: two of them locking the same rows in different orders (two
+    /// charges of one customer, say) would deadlock; a transaction of one command locks little and briefly.
     /// </summary>
     private readonly SemaphoreSlim _sharing = new(1, 1);
-
-    /// <summary>Commands waiting for a shared transaction, oldest first.</summary>
-    private readonly List<SharedCommand> _waiting = [];
 
     /// <summary>0: not known yet; 1: PostgreSQL; 2: another database.</summary>
     private int _provider;
 
     public string Participant => registration.Name;
-
-    /// <summary>Commands waiting for a shared transaction (tests).</summary>
-    internal int Waiting
-    {
-        get
-        {
-            lock (_waiting)
-            {
-                return _waiting.Count;
-            }
-        }
-    }
 
     public async Task<object?> ExecuteAsync(ExecuteStep message, CancellationToken cancellationToken) =>
         await ExecuteAsync(message, await DecideAsync(message, cancellationToken), claimFirst: false, cancellationToken);
@@ -107,133 +90,49 @@ public sealed class StepDispatcher<TDb>(
     }
 
     /// <summary>
-    /// Commands that <see cref="MayShare"/> a transaction: their replies, in order. They join the participant's commands
-    /// waiting for a shared transaction, and whoever holds the turn (one shared transaction at a time) runs up to
-    /// <see cref="ParticipantBatchOptions.MaxPerTransaction"/> of those waiting in one
-    /// (<see cref="Barrier{TDb}.ExecuteTogetherAsync"/>); one waiting alone goes the usual way. So a command that comes
-    /// while no transaction is running goes at once, and commands that come during one share the next: the busier the
-    /// participant, the more each commit carries. When a shared try does not commit (a handler did not succeed, a
-    /// duplicate took a key, the database failed) each of its commands is handled alone, claiming first, from its own
-    /// caller: nothing of the shared try remains and no command is lost or answered twice.
+    /// Commands that <see cref="MayShare"/> a transaction, run in one (<see cref="Barrier{TDb}.ExecuteTogetherAsync"/>):
+    /// their replies, in order. When that try does not commit (a handler did not succeed, a duplicate took a key, the
+    /// database failed) each command is handled alone, claiming first, as a late claim that failed is: nothing of the
+    /// shared try remains and no command is lost or answered twice.
     /// </summary>
     internal async Task<object?[]> ExecuteTogetherAsync(IReadOnlyList<ExecuteStep> messages, CancellationToken cancellationToken)
     {
-        var mine = new SharedCommand[messages.Count];
+        var items = new (Type, ExecuteStep)[messages.Count];
         for (var i = 0; i < messages.Count; i++)
         {
-            mine[i] = new SharedCommand(messages[i], registration.Actions[messages[i].Action]);
-        }
-
-        lock (_waiting)
-        {
-            _waiting.AddRange(mine);
+            items[i] = (registration.Actions[messages[i].Action], messages[i]);
         }
 
         try
         {
-            while (!Array.TrueForAll(mine, c => c.Outcome.Task.IsCompleted))
-            {
-                await _sharing.WaitAsync(cancellationToken);
-                try
-                {
-                    if (Array.TrueForAll(mine, c => c.Outcome.Task.IsCompleted))
-                    {
-                        // Run by the caller before: the others still waiting have callers of their own.
-                        break;
-                    }
-
-                    List<SharedCommand> group;
-                    lock (_waiting)
-                    {
-                        var count = Math.Min(_waiting.Count, batching.Value.MaxPerTransaction);
-                        group = _waiting.GetRange(0, count);
-                        _waiting.RemoveRange(0, count);
-                    }
-
-                    if (group.Count > 0)
-                    {
-                        await RunSharedAsync(group, cancellationToken);
-                    }
-                }
-                finally
-                {
-                    _sharing.Release();
-                }
-            }
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            lock (_waiting)
-            {
-                _waiting.RemoveAll(c => Array.IndexOf(mine, c) >= 0);
-            }
-
-            throw;
-        }
-
-        var replies = new object?[mine.Length];
-        var alone = new List<int>();
-        for (var i = 0; i < mine.Length; i++)
-        {
-            var outcome = await mine[i].Outcome.Task;
-            if (ReferenceEquals(outcome, SharedCommand.Alone))
-            {
-                alone.Add(i);
-            }
-            else
-            {
-                replies[i] = outcome;
-            }
-        }
-
-        var parallel = new ParallelOptions { MaxDegreeOfParallelism = AloneParallelism, CancellationToken = cancellationToken };
-        await Parallel.ForEachAsync(alone, parallel, async (i, ct) =>
-            replies[i] = await ExecuteAsync(messages[i], FaultDecision.None, claimFirst: true, ct));
-        return replies;
-    }
-
-    /// <summary>
-    /// Runs waiting commands, this caller's or others', in one transaction. Whatever happens (its own cancellation
-    /// included), each command ends with its reply or marked to go alone, so no caller waits for nothing.
-    /// </summary>
-    private async Task RunSharedAsync(List<SharedCommand> group, CancellationToken cancellationToken)
-    {
-        try
-        {
-            if (group.Count == 1)
-            {
-                // Alone after all: the usual first try, its key written with its outcome, and its retries.
-                group[0].Outcome.TrySetResult(await ExecuteAsync(group[0].Message, FaultDecision.None, claimFirst: false, cancellationToken));
-                return;
-            }
-
-            var items = group.ConvertAll(c => (c.HandlerType, c.Message));
+            object[]? replies;
+            await _sharing.WaitAsync(cancellationToken);
             try
             {
-                if (await Barrier<TDb>.ExecuteTogetherAsync(Scope(), items, Participant, cancellationToken) is { } replies)
-                {
-                    for (var i = 0; i < group.Count; i++)
-                    {
-                        group[i].Outcome.TrySetResult(replies[i]);
-                    }
-
-                    return;
-                }
-
-                logger.LogDebug("Participant {Participant}: {Count} actions did not all succeed in a shared transaction; each goes alone", Participant, group.Count);
+                replies = await Barrier<TDb>.ExecuteTogetherAsync(Scope(), items, Participant, cancellationToken);
             }
-            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            finally
             {
-                logger.LogDebug(ex, "Participant {Participant}: {Count} actions sharing a transaction failed; each goes alone", Participant, group.Count);
+                _sharing.Release();
             }
+
+            if (replies is not null)
+            {
+                return replies;
+            }
+
+            logger.LogDebug("Participant {Participant}: {Count} actions did not all succeed in a shared transaction; each goes alone", Participant, messages.Count);
         }
-        finally
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
-            foreach (var command in group)
-            {
-                command.Outcome.TrySetResult(SharedCommand.Alone);
-            }
+            logger.LogDebug(ex, "Participant {Participant}: {Count} actions sharing a transaction failed; each goes alone", Participant, messages.Count);
         }
+
+        var alone = new object?[messages.Count];
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = AloneParallelism, CancellationToken = cancellationToken };
+        await Parallel.ForEachAsync(Enumerable.Range(0, messages.Count), parallel, async (i, ct) =>
+            alone[i] = await ExecuteAsync(messages[i], FaultDecision.None, claimFirst: true, ct));
+        return alone;
     }
 
     public async Task<object?> CompensateAsync(CompensateStep message, CancellationToken cancellationToken)
@@ -283,19 +182,6 @@ public sealed class StepDispatcher<TDb>(
         }
 
         return _provider == 1;
-    }
-
-    private sealed class SharedCommand(ExecuteStep message, Type handlerType)
-    {
-        /// <summary>The outcome of a command whose shared try did not commit: its caller handles it alone.</summary>
-        public static readonly object Alone = new();
-
-        public ExecuteStep Message { get; } = message;
-
-        public Type HandlerType { get; } = handlerType;
-
-        /// <summary>The reply, or <see cref="Alone"/>.</summary>
-        public TaskCompletionSource<object?> Outcome { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     private static void Validate(Guid sagaId, string? step, string? name)

@@ -48,7 +48,7 @@ public sealed class StepConsumer<TDb>(
     /// the whole batch is delivered again: commands already handled are not run twice (the barrier) and their replies
     /// are sent again (the coordinator's inbox drops the copies).
     /// <para>First attempts of actions that may share a transaction (<see cref="ParticipantBatchOptions.MaxPerTransaction"/>)
-    /// go to the participant's shared transactions together, beside the others (<see cref="StepDispatcher{TDb}.ExecuteTogetherAsync"/>).</para>
+    /// are handled together, in transactions of up to that many commands, beside the others.</para>
     /// </summary>
     public async Task Consume(ConsumeContext<StepCommandBatch> context)
     {
@@ -60,10 +60,11 @@ public sealed class StepConsumer<TDb>(
 
         var replies = options.Value.BatchAcrossCommands ? shared : new ReplyCoalescer(options);
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = BatchParallelism, CancellationToken = context.CancellationToken };
+        var maxShared = batching.Value.MaxPerTransaction;
 
         // Actions are decoded and shown to the fault hook first, to find those that may share a transaction.
         var decided = new Decided?[commands.Count];
-        if (batching.Value.MaxPerTransaction > 1 && commands.Count(c => c.Execute is { Attempt: 1 }) > 1)
+        if (maxShared > 1 && commands.Count(c => c.Execute is { Attempt: 1 }) > 1)
         {
             await Parallel.ForEachAsync(Enumerable.Range(0, commands.Count), parallel, async (i, ct) =>
             {
@@ -74,13 +75,10 @@ public sealed class StepConsumer<TDb>(
             });
         }
 
-        var together = Enumerable.Range(0, commands.Count).Where(i => decided[i] is { Shares: true }).ToArray();
-        var units = Enumerable.Range(0, commands.Count).Where(i => together.Length < 2 || decided[i] is not { Shares: true }).Select(i => new[] { i }).ToList();
-        if (together.Length > 1)
-        {
-            units.Insert(0, together);
-        }
-
+        var together = Enumerable.Range(0, commands.Count).Where(i => decided[i] is { Shares: true }).ToList();
+        var units = new List<int[]>(commands.Count);
+        units.AddRange(Enumerable.Range(0, commands.Count).Where(i => decided[i] is not { Shares: true }).Select(i => new[] { i }));
+        units.AddRange(together.Chunk(maxShared));
         await Parallel.ForEachAsync(units, parallel, async (unit, ct) =>
         {
             if (unit.Length > 1)
@@ -94,8 +92,8 @@ public sealed class StepConsumer<TDb>(
             {
                 case { Message: null }:
                     return;
-                case { Message: { } message, Decision: var decision, Shares: var shares }:
-                    await SendAsync(context, replies, command, await ExecuteDecodedAsync(message, decision, shares, batched: true, ct), ct);
+                case { Message: { } message, Decision: var decision }:
+                    await SendAsync(context, replies, command, await ExecuteDecodedAsync(message, decision, batched: true, ct), ct);
                     return;
             }
 
@@ -129,7 +127,7 @@ public sealed class StepConsumer<TDb>(
         {
             var message = await payloads.DecodeAsync(encoded, ct);
             var decision = await dispatcher.DecideAsync(message, ct);
-            return new Decided(message, decision, Shares(message, decision));
+            return new Decided(message, decision, dispatcher.MayShare(message, decision));
         }
         catch (Exception ex) when (ex is ArgumentException or PayloadCodecException)
         {
@@ -202,23 +200,16 @@ public sealed class StepConsumer<TDb>(
     private async Task<object?> ExecuteAsync(ExecuteStep encoded, bool batched, CancellationToken cancellationToken)
     {
         var message = await payloads.DecodeAsync(encoded, cancellationToken);
-        var decision = await dispatcher.DecideAsync(message, cancellationToken);
-        return await ExecuteDecodedAsync(message, decision, Shares(message, decision), batched, cancellationToken);
+        return await ExecuteDecodedAsync(message, await dispatcher.DecideAsync(message, cancellationToken), batched, cancellationToken);
     }
 
-    /// <param name="shares">It goes through the participant's shared transactions: alone or with commands that come meanwhile.</param>
-    private async Task<object?> ExecuteDecodedAsync(ExecuteStep message, FaultDecision decision, bool shares, bool batched, CancellationToken cancellationToken)
+    private async Task<object?> ExecuteDecodedAsync(ExecuteStep message, FaultDecision decision, bool batched, CancellationToken cancellationToken)
     {
         using var activity = ParticipantDiagnostics.StartAction(dispatcher.Participant, message, batched);
-        var reply = shares
-            ? (await dispatcher.ExecuteTogetherAsync([message], cancellationToken))[0]
-            : await dispatcher.ExecuteAsync(message, decision, claimFirst: false, cancellationToken);
+        var reply = await dispatcher.ExecuteAsync(message, decision, claimFirst: false, cancellationToken);
         ParticipantDiagnostics.RecordOutcome(activity, reply);
         return reply;
     }
-
-    private bool Shares(ExecuteStep message, FaultDecision decision) =>
-        batching.Value.MaxPerTransaction > 1 && dispatcher.MayShare(message, decision);
 
     private async Task<object?> CompensateAsync(CompensateStep encoded, bool batched, CancellationToken cancellationToken)
     {
