@@ -5,6 +5,11 @@ namespace Sagas.Participants;
 /// together with the barrier row, so a handler only writes through <see cref="StepContext.Db"/> and never commits.
 /// Changes the handler leaves tracked in the context are saved with the barrier row, in the same round trip, when the
 /// result is a success (or acceptance, or completed compensation): calling <c>SaveChangesAsync</c> is optional.
+/// <para>On PostgreSQL that transaction may hold the first attempts of other commands of the same batch too
+/// (<see cref="ParticipantBatchOptions.MaxPerTransaction"/>): their handlers then run one after another on one context
+/// and one scope, so a scoped handler or service can serve several commands in turn (never two at once). A handler
+/// must not clear the context's change tracker or commit; if any of them does not succeed, the shared try rolls back
+/// and each command runs again alone.</para>
 /// </summary>
 public interface IStepHandler
 {
