@@ -48,7 +48,8 @@ public sealed class StepConsumer<TDb>(
     /// the whole batch is delivered again: commands already handled are not run twice (the barrier) and their replies
     /// are sent again (the coordinator's inbox drops the copies).
     /// <para>First attempts of actions that may share a transaction (<see cref="ParticipantBatchOptions.MaxPerTransaction"/>)
-    /// are handled together, in transactions of up to that many commands, beside the others.</para>
+    /// are handled together, in transactions of up to that many commands (one at a time per participant), beside the
+    /// others.</para>
     /// </summary>
     public async Task Consume(ConsumeContext<StepCommandBatch> context)
     {
@@ -76,9 +77,9 @@ public sealed class StepConsumer<TDb>(
         }
 
         var together = Enumerable.Range(0, commands.Count).Where(i => decided[i] is { Shares: true }).ToList();
-        var units = new List<int[]>(commands.Count);
+        // The shared transactions first: each holds its participant's turn, the others run beside it.
+        var units = together.Chunk(maxShared).ToList();
         units.AddRange(Enumerable.Range(0, commands.Count).Where(i => decided[i] is not { Shares: true }).Select(i => new[] { i }));
-        units.AddRange(together.Chunk(maxShared));
         await Parallel.ForEachAsync(units, parallel, async (unit, ct) =>
         {
             if (unit.Length > 1)
@@ -93,7 +94,7 @@ public sealed class StepConsumer<TDb>(
                 case { Message: null }:
                     return;
                 case { Message: { } message, Decision: var decision }:
-                    await SendAsync(context, replies, command, await ExecuteDecodedAsync(message, decision, batched: true, ct), ct);
+                    await SendAsync(context, replies, command, await ExecuteDecodedAsync(message, decision, batched: true, ct));
                     return;
             }
 
@@ -114,7 +115,7 @@ public sealed class StepConsumer<TDb>(
                 return;
             }
 
-            await SendAsync(context, replies, command, reply, ct);
+            await SendAsync(context, replies, command, reply);
         });
     }
 
@@ -155,7 +156,7 @@ public sealed class StepConsumer<TDb>(
             for (var i = 0; i < items.Count; i++)
             {
                 ParticipantDiagnostics.RecordOutcome(spans[i], results[i]);
-                sends[i] = SendAsync(context, replies, items[i].Command, results[i], ct);
+                sends[i] = SendAsync(context, replies, items[i].Command, results[i]);
             }
 
             await Task.WhenAll(sends);
@@ -169,7 +170,7 @@ public sealed class StepConsumer<TDb>(
         }
     }
 
-    private async Task SendAsync(ConsumeContext context, ReplyCoalescer replies, BatchedStepCommand command, object? reply, CancellationToken ct)
+    private async Task SendAsync(ConsumeContext context, ReplyCoalescer replies, BatchedStepCommand command, object? reply)
     {
         if (reply is not null)
         {
