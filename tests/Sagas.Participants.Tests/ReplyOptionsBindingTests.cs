@@ -8,7 +8,7 @@ using Xunit;
 namespace Sagas.Participants.Tests;
 
 /// <summary>
-/// The reply options from configuration. Regression (found by the chaos run): the reply-twice test hook could not be
+/// The reply and batch options from configuration. Regression (found by the chaos run): the reply-twice test hook could not be
 /// switched on from configuration.
 /// </summary>
 public sealed class ReplyOptionsBindingTests
@@ -46,6 +46,28 @@ public sealed class ReplyOptionsBindingTests
 
         var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<ParticipantReplyOptions>>().Value);
         Assert.Contains("Sagas:Participants:Reply:BatchWait", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(null, 16)]
+    [InlineData("1", 1)]
+    [InlineData("64", 64)]
+    public void BatchOptions_MaxPerTransactionFromConfiguration_IsBound(string? value, int expected)
+    {
+        using var provider = Build(value is null ? [] : new() { ["Sagas:Participants:Batch:MaxPerTransaction"] = value });
+
+        Assert.Equal(expected, provider.GetRequiredService<IOptions<ParticipantBatchOptions>>().Value.MaxPerTransaction);
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("65")]
+    public void BatchOptions_MaxPerTransactionOutOfRange_RefusedNamingTheSetting(string value)
+    {
+        using var provider = Build(new() { ["Sagas:Participants:Batch:MaxPerTransaction"] = value });
+
+        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<ParticipantBatchOptions>>().Value);
+        Assert.Contains("Sagas:Participants:Batch:MaxPerTransaction", error.Message, StringComparison.Ordinal);
     }
 
     private static ServiceProvider Build(Dictionary<string, string?> settings)
