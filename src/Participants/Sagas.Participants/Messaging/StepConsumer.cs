@@ -77,6 +77,7 @@ public sealed class StepConsumer<TDb>(
         }
 
         var together = Enumerable.Range(0, commands.Count).Where(i => decided[i] is { Shares: true }).ToList();
+
         // The shared transactions first: each holds its participant's turn, the others run beside it.
         var units = together.Chunk(maxShared).ToList();
         units.AddRange(Enumerable.Range(0, commands.Count).Where(i => decided[i] is not { Shares: true }).Select(i => new[] { i }));
