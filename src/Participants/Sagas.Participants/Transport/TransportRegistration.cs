@@ -1,3 +1,4 @@
+using System.Text.Json;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -42,6 +43,7 @@ public static class TransportRegistration
             case TransportKind.InMemory:
                 bus.UsingInMemory((context, cfg) =>
                 {
+                    cfg.ConfigureJsonSerializerOptions(WithoutIndentation);
                     cfg.PrefetchCount = options.PrefetchCount;
                     cfg.ConcurrentMessageLimit = options.ConcurrentMessageLimit;
                     configure?.Invoke(context, cfg);
@@ -69,6 +71,7 @@ public static class TransportRegistration
                         h.PublisherConfirmation = true;
                         h.Heartbeat(TimeSpan.FromSeconds(10));
                     });
+                    cfg.ConfigureJsonSerializerOptions(WithoutIndentation);
                     cfg.PrefetchCount = options.PrefetchCount;
                     cfg.ConcurrentMessageLimit = options.ConcurrentMessageLimit;
                     configure?.Invoke(context, cfg);
@@ -78,5 +81,18 @@ public static class TransportRegistration
             default:
                 throw new ArgumentOutOfRangeException(nameof(options), options.Kind, "Sagas:Transport:Kind must be InMemory or RabbitMq");
         }
+    }
+
+    /// <summary>
+    /// MassTransit writes its JSON envelopes indented. The indentation was a third of a batch's bytes in a benchmark
+    /// run (command batches 6.0 KB against 4.0 KB without it, reply batches 6.5 against 4.6), bytes the broker writes
+    /// to disk and every consumer reads. Whitespace means nothing to a JSON reader, so a coordinator or participant of
+    /// an earlier version, or one not written in .NET, reads these as before. The options are MassTransit's, shared by
+    /// every bus in the process (MassTransit hands over a copy to change).
+    /// </summary>
+    internal static JsonSerializerOptions WithoutIndentation(JsonSerializerOptions options)
+    {
+        options.WriteIndented = false;
+        return options;
     }
 }
