@@ -1,3 +1,5 @@
+using System.Text.Json;
+
 namespace Sagas.Bench.Throughput.Peers;
 
 /// <summary>What a peer host process gets from the driver, through environment variables.</summary>
@@ -14,4 +16,15 @@ public sealed record PeerSettings(string RabbitMqHost, string VirtualHost, strin
         Environment.GetEnvironmentVariable("BENCH_STORE_DB") ?? "");
 
     public Uri RabbitMqUri => new($"amqp://guest:guest@{RabbitMqHost}:5672/{VirtualHost}");
+
+    /// <summary>
+    /// Ours writes MassTransit's envelopes without indentation (TransportRegistration); the MassTransit peers get the
+    /// same serializer setting, so the comparison is between designs, not between JSON layouts.
+    /// </summary>
+    public static JsonSerializerOptions WithoutIndentation(JsonSerializerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.WriteIndented = false;
+        return options;
+    }
 }

@@ -22,6 +22,7 @@ public static class CourierHost
             bus.UsingRabbitMq((context, cfg) =>
             {
                 cfg.Host(settings.RabbitMqUri, h => h.PublisherConfirmation = true);
+                cfg.ConfigureJsonSerializerOptions(PeerSettings.WithoutIndentation);
                 cfg.PrefetchCount = PeerSettings.PrefetchCount;
                 cfg.ConcurrentMessageLimit = PeerSettings.ConcurrentMessageLimit;
                 cfg.ConfigureEndpoints(context);

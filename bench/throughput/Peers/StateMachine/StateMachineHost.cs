@@ -23,6 +23,7 @@ public static class StateMachineHost
             bus.UsingRabbitMq((context, cfg) =>
             {
                 cfg.Host(settings.RabbitMqUri, h => h.PublisherConfirmation = true);
+                cfg.ConfigureJsonSerializerOptions(PeerSettings.WithoutIndentation);
                 cfg.PrefetchCount = PeerSettings.PrefetchCount;
                 cfg.ConcurrentMessageLimit = PeerSettings.ConcurrentMessageLimit;
                 cfg.ReceiveEndpoint(Prefix + OrdersQueue, e => e.ConfigureSaga<OrderState>(context));
